@@ -1,0 +1,22 @@
+// Two projects: `unit` runs pure-logic tests that sit beside their sources; `integration`
+// runs tests under test/integration against the real services started by scripts/services.sh.
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+// Tests run from sources: map workspace packages to their src so no build is needed first.
+const moduleNameMapper = { '^@gantry/([a-z-]+)$': '<rootDir>/packages/$1/src' };
+const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      testTimeout: 180000,
+      slowTestThreshold: 30,
+    },
+  ],
+};

@@ -1,0 +1,5 @@
+export * from './primitives';
+export * from './check';
+export * from './component';
+export * from './config';
+export * from './validation';

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Local services for developing and testing Gantry: Docker Engine, etcd, a container registry and
+# the haproxy binary. Installs what is missing (Debian packages, as root, only when missing),
+# starts each on loopback only, idempotently, and stops only what it started itself.
+#
+#   scripts/services.sh up     [SERVICE...]   start (default: docker etcd registry haproxy)
+#   scripts/services.sh down   [SERVICE...]   stop what this script started
+#   scripts/services.sh status [--json]       what is up, where, and how to reach it
+#   scripts/services.sh env                   print the exports a shell needs (eval "$(... env)")
+#
+# SERVICE is one of: docker etcd etcd-cluster registry haproxy.
+# etcd-cluster is a three-member cluster on loopback (ports 23791-23793), for fault tests.
+#
+# Everything lives under $GANTRY_DEV_HOME (default /tmp/gantry-dev): state, data, logs, and
+# env.json, which tests and benchmarks read to find the services.
+set -euo pipefail
+
+HOME_DIR=${GANTRY_DEV_HOME:-/tmp/gantry-dev}
+ETCD_PORT=${GANTRY_DEV_ETCD_PORT:-2379}
+REGISTRY_ADDR=${GANTRY_DEV_REGISTRY:-127.0.0.1:5000}
+CLUSTER_PORTS=(23791 23792 23793)
+OWN_DOCKER_SOCK="$HOME_DIR/docker.sock"
+DEFAULT_SERVICES=(docker etcd registry haproxy)
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$HOME_DIR"/{logs,run}
+
+# ---------------------------------------------------------------------------------------------
+# Installing: only when a command is missing, only as root.
+APT_UPDATED=0
+need() { # need COMMAND DEBIAN_PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" != 0 ]; then
+    die "'$1' is missing; install it as root: apt-get install $2"
+  fi
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >"$HOME_DIR/logs/apt.log" 2>&1 || die "apt-get update failed (see $HOME_DIR/logs/apt.log)"
+    APT_UPDATED=1
+  fi
+  log "installing $2 (for '$1')"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >>"$HOME_DIR/logs/apt.log" 2>&1 \
+    || die "apt-get install $2 failed (see $HOME_DIR/logs/apt.log)"
+  command -v "$1" >/dev/null 2>&1 || die "'$1' still missing after installing $2"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes we started: a pidfile each, checked against the live process so a stale file from a
+# rebooted machine is never mistaken for a running service.
+pidfile() { echo "$HOME_DIR/run/$1.pid"; }
+own_pid() { # prints the pid when the service NAME we started is still alive
+  local f; f=$(pidfile "$1")
+  [ -f "$f" ] || return 1
+  local pid; pid=$(cat "$f")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; return 0; fi
+  rm -f "$f"; return 1
+}
+spawn() { # spawn NAME LOGFILE CMD... : detached from this shell so it outlives it
+  local name=$1 logf=$2; shift 2
+  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+}
+stop_own() { # stop_own NAME : SIGTERM, wait up to 30 s, then SIGKILL
+  local pid
+  pid=$(own_pid "$1") || { log "$1: not started by this script, nothing to stop"; return 0; }
+  log "$1: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then log "$1: still alive after 30 s, killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$(pidfile "$1")"
+}
+wait_for() { # wait_for WHAT SECONDS CHECK... : poll CHECK until it succeeds
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what did not come up within ${secs}s"
+    sleep 0.2
+  done
+}
+http_ok() { # http_ok URL : 2xx/3xx, using node so no curl is needed
+  node -e 'fetch(process.argv[1],{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.status<400?0:1),()=>process.exit(1))' "$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Docker Engine. An engine that already answers (DOCKER_HOST, then the system socket) is used as
+# it is; otherwise we start our own dockerd with its own state directories and socket.
+docker_answers() { DOCKER_HOST=$1 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+docker_host() { # prints the DOCKER_HOST to use, preferring one that answers
+  if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "unix://$OWN_DOCKER_SOCK" ] && docker_answers "$DOCKER_HOST"; then echo "$DOCKER_HOST"; return; fi
+  if [ -S /var/run/docker.sock ] && docker_answers unix:///var/run/docker.sock; then echo unix:///var/run/docker.sock; return; fi
+  echo "unix://$OWN_DOCKER_SOCK"
+}
+up_docker() {
+  need docker docker.io; need dockerd docker.io
+  local host; host=$(docker_host)
+  if docker_answers "$host"; then log "docker: already running at $host"; return; fi
+  own_pid docker >/dev/null && stop_own docker   # ours but not answering: restart it cleanly
+  mkdir -p "$HOME_DIR/docker/data" "$HOME_DIR/docker/exec"
+  rm -f "$OWN_DOCKER_SOCK"
+  log "docker: starting dockerd at unix://$OWN_DOCKER_SOCK"
+  spawn docker "$HOME_DIR/logs/dockerd.log" dockerd \
+    --data-root "$HOME_DIR/docker/data" --exec-root "$HOME_DIR/docker/exec" \
+    --pidfile "$HOME_DIR/docker/dockerd.pid" -H "unix://$OWN_DOCKER_SOCK" \
+    --ip 127.0.0.1
+  wait_for "dockerd (log: $HOME_DIR/logs/dockerd.log)" 60 docker_answers "unix://$OWN_DOCKER_SOCK"
+  log "docker: up"
+}
+
+# ---------------------------------------------------------------------------------------------
+# etcd: one member on 127.0.0.1:$ETCD_PORT, or a three-member cluster on loopback.
+etcd_answers() { ETCDCTL_API=3 etcdctl --endpoints "$1" --dial-timeout=1s --command-timeout=2s endpoint health; }
+start_etcd_member() { # NAME CLIENT_PORT PEER_PORT INITIAL_CLUSTER DATA_DIR
+  local name=$1 cport=$2 pport=$3 cluster=$4 data=$5
+  mkdir -p "$data"
+  spawn "$name" "$HOME_DIR/logs/$name.log" etcd --name "$name" --data-dir "$data" \
+    --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "$name-token"
+}
+up_etcd() {
+  need etcd etcd-server; need etcdctl etcd-client
+  local ep="http://127.0.0.1:$ETCD_PORT"
+  if etcd_answers "$ep" >/dev/null 2>&1; then log "etcd: already running at $ep"; return; fi
+  own_pid etcd >/dev/null && stop_own etcd
+  log "etcd: starting at $ep"
+  start_etcd_member etcd "$ETCD_PORT" $((ETCD_PORT + 1)) "etcd=http://127.0.0.1:$((ETCD_PORT + 1))" "$HOME_DIR/etcd/single"
+  wait_for "etcd (log: $HOME_DIR/logs/etcd.log)" 30 etcd_answers "$ep"
+  log "etcd: up"
+}
+cluster_endpoints() { local p out=(); for p in "${CLUSTER_PORTS[@]}"; do out+=("http://127.0.0.1:$p"); done; (IFS=,; echo "${out[*]}"); }
+up_etcd_cluster() {
+  need etcd etcd-server; need etcdctl etcd-client
+  local eps; eps=$(cluster_endpoints)
+  if etcd_answers "$eps" >/dev/null 2>&1; then log "etcd-cluster: already running at $eps"; return; fi
+  local i initial=() p
+  for i in 0 1 2; do p=${CLUSTER_PORTS[$i]}; initial+=("etcd-m$i=http://127.0.0.1:$((p + 100))"); done
+  local cluster; cluster=$(IFS=,; echo "${initial[*]}")
+  for i in 0 1 2; do
+    own_pid "etcd-m$i" >/dev/null && continue
+    p=${CLUSTER_PORTS[$i]}
+    log "etcd-cluster: starting member etcd-m$i at http://127.0.0.1:$p"
+    start_etcd_member "etcd-m$i" "$p" $((p + 100)) "$cluster" "$HOME_DIR/etcd/m$i"
+  done
+  wait_for "etcd cluster (logs: $HOME_DIR/logs/etcd-m*.log)" 60 etcd_answers "$eps"
+  log "etcd-cluster: up"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Registry (Debian docker-registry, the CNCF distribution registry) on loopback, without auth.
+# Docker treats registries on 127.0.0.0/8 as insecure, so plain HTTP push and pull work.
+up_registry() {
+  need docker-registry docker-registry
+  local url="http://$REGISTRY_ADDR/v2/"
+  if http_ok "$url"; then log "registry: already running at $REGISTRY_ADDR"; return; fi
+  own_pid registry >/dev/null && stop_own registry
+  mkdir -p "$HOME_DIR/registry/data"
+  cat >"$HOME_DIR/registry/config.yml" <<EOF
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $HOME_DIR/registry/data }
+  delete: { enabled: true }
+http:
+  addr: $REGISTRY_ADDR
+EOF
+  log "registry: starting at $REGISTRY_ADDR"
+  spawn registry "$HOME_DIR/logs/registry.log" docker-registry serve "$HOME_DIR/registry/config.yml"
+  wait_for "registry (log: $HOME_DIR/logs/registry.log)" 30 http_ok "$url"
+  log "registry: up"
+}
+
+# ---------------------------------------------------------------------------------------------
+# HAProxy: only the binary; every agent runs its own proxy process.
+haproxy_version() { haproxy -v 2>/dev/null | sed -n 's/^HAProxy version \([0-9.]*\).*/\1/p' | head -n1; }
+up_haproxy() {
+  need haproxy haproxy
+  local v; v=$(haproxy_version)
+  case "$v" in
+    2.[6-9]*|2.[1-9][0-9]*|[3-9].*) log "haproxy: $v at $(command -v haproxy)";;
+    *) die "haproxy $v at $(command -v haproxy) is too old: Gantry needs 2.6 or newer";;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
+write_env() { # env.json: how tests, benchmarks and the demo reach the services
+  local dh; dh=$(docker_host)
+  cat >"$HOME_DIR/env.json.tmp" <<EOF
+{
+  "dockerHost": "$dh",
+  "etcdEndpoints": ["http://127.0.0.1:$ETCD_PORT"],
+  "etcdClusterEndpoints": ["$(cluster_endpoints | sed 's/,/", "/g')"],
+  "registry": "$REGISTRY_ADDR",
+  "haproxyBin": "$(command -v haproxy || true)",
+  "home": "$HOME_DIR"
+}
+EOF
+  mv "$HOME_DIR/env.json.tmp" "$HOME_DIR/env.json"
+}
+
+status_rows() { # NAME|STATE|WHERE|HOW-TO-REACH|STARTED-BY
+  local dh; dh=$(docker_host)
+  local by
+  by() { own_pid "$1" >/dev/null && echo "this script (pid $(own_pid "$1"))" || echo "elsewhere"; }
+  if command -v docker >/dev/null && docker_answers "$dh"; then
+    echo "docker|up|$dh|export DOCKER_HOST=$dh|$(by docker)"
+  else echo "docker|down|$dh|scripts/services.sh up docker|-"; fi
+  local ep="http://127.0.0.1:$ETCD_PORT"
+  if command -v etcdctl >/dev/null && etcd_answers "$ep" >/dev/null 2>&1; then
+    echo "etcd|up|$ep|etcdctl --endpoints $ep|$(by etcd)"
+  else echo "etcd|down|$ep|scripts/services.sh up etcd|-"; fi
+  local eps; eps=$(cluster_endpoints)
+  if command -v etcdctl >/dev/null && etcd_answers "$eps" >/dev/null 2>&1; then
+    echo "etcd-cluster|up|$eps|etcdctl --endpoints $eps|$(by etcd-m0)"
+  else echo "etcd-cluster|down|$eps|scripts/services.sh up etcd-cluster|-"; fi
+  if http_ok "http://$REGISTRY_ADDR/v2/"; then
+    echo "registry|up|$REGISTRY_ADDR|docker push $REGISTRY_ADDR/NAME:TAG|$(by registry)"
+  else echo "registry|down|$REGISTRY_ADDR|scripts/services.sh up registry|-"; fi
+  local hv; hv=$(haproxy_version)
+  if [ -n "$hv" ]; then echo "haproxy|installed|$(command -v haproxy)|haproxy $hv (each agent runs its own)|-"
+  else echo "haproxy|missing|-|scripts/services.sh up haproxy|-"; fi
+}
+cmd_status() {
+  if [ "${1:-}" = "--json" ]; then
+    status_rows | node -e '
+      const rows = require("fs").readFileSync(0, "utf8").trim().split("\n").map(l => l.split("|"));
+      console.log(JSON.stringify(rows.map(([name, state, where, reach, startedBy]) => ({ name, state, where, reach, startedBy })), null, 2));'
+  else
+    { echo "SERVICE|STATE|WHERE|HOW TO REACH|STARTED BY"; status_rows; } | column -t -s '|'
+    echo; echo "env file: $HOME_DIR/env.json"
+  fi
+}
+
+services_or_default() { if [ $# -eq 0 ]; then echo "${DEFAULT_SERVICES[@]}"; else echo "$@"; fi; }
+check_service() { case "$1" in docker|etcd|etcd-cluster|registry|haproxy) ;; *) die "unknown service '$1' (expected: docker etcd etcd-cluster registry haproxy)";; esac; }
+
+cmd=${1:-status}; shift || true
+case "$cmd" in
+  up)
+    for s in $(services_or_default "$@"); do check_service "$s"; done
+    for s in $(services_or_default "$@"); do
+      t0=$SECONDS; "up_${s//-/_}"; log "$s: ready in $((SECONDS - t0))s"
+    done
+    write_env ;;
+  down)
+    for s in $(services_or_default "$@"); do check_service "$s"; done
+    for s in $(services_or_default "$@"); do
+      case "$s" in
+        etcd-cluster) for i in 0 1 2; do stop_own "etcd-m$i"; done ;;
+        haproxy) ;;  # nothing runs: agents own their haproxy processes
+        *) stop_own "$s" ;;
+      esac
+    done ;;
+  status) cmd_status "$@" ;;
+  env) write_env; echo "export DOCKER_HOST=$(docker_host)"; echo "export GANTRY_ETCD_ENDPOINTS=http://127.0.0.1:$ETCD_PORT" ;;
+  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd' (expected: up, down, status, env)" ;;
+esac
