@@ -1,0 +1,5 @@
+export * from './env';
+export * from './images';
+export * from './poll';
+export * from './load';
+export * from './stream';
