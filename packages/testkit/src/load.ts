@@ -8,6 +8,8 @@ export interface LoadReport {
   errors: number;
   /** Responses by the `X-App-Version` header (the demo app sets it). */
   byVersion: Record<string, number>;
+  /** When (epoch ms) the first 2xx response of each version arrived. */
+  firstSeen: Record<string, number>;
   /** A few error and non-2xx descriptions, for the failure message. */
   samples: string[];
   durationMs: number;
@@ -40,7 +42,7 @@ export interface LoadRun {
 export function startLoad(opts: LoadOptions): LoadRun {
   const { url, connections = 8, rate = 300, timeoutMs = 10_000 } = opts;
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const report: LoadReport = { sent: 0, ok: 0, non2xx: 0, errors: 0, byVersion: {}, samples: [], durationMs: 0, rate: 0 };
+  const report: LoadReport = { sent: 0, ok: 0, non2xx: 0, errors: 0, byVersion: {}, firstSeen: {}, samples: [], durationMs: 0, rate: 0 };
   const started = Date.now();
   const note = (what: string) => {
     if (report.samples.length < 10) report.samples.push(`${new Date().toISOString()} ${what}`);
@@ -58,6 +60,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
           if (res.statusCode! >= 200 && res.statusCode! < 300) {
             report.ok++;
             report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
+            report.firstSeen[version] ??= Date.now();
           } else {
             report.non2xx++;
             note(`HTTP ${res.statusCode} from ${version}`);
@@ -97,7 +100,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
   const finish = (): LoadReport => {
     report.durationMs = Date.now() - started;
     report.rate = Math.round((report.sent * 1000) / Math.max(1, report.durationMs));
-    return { ...report, byVersion: { ...report.byVersion }, samples: [...report.samples] };
+    return { ...report, byVersion: { ...report.byVersion }, firstSeen: { ...report.firstSeen }, samples: [...report.samples] };
   };
   return {
     snapshot: finish,

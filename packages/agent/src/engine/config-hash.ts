@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { containerPorts, type Component } from '@gantry/spec';
+
+/**
+ * A short hash of what in a component's spec shapes its container (not the image, compared by id,
+ * nor checks and timeouts, which only steer the agent). Two containers with the same image and
+ * hash are interchangeable, which is how a repeated update knows there is nothing to do.
+ */
+export function componentConfigHash(component: Component): string {
+  const shape = {
+    command: component.command,
+    user: component.user,
+    containerPorts: containerPorts(component),
+    bindings: component.bindings,
+    volumesFrom: component.volumesFrom,
+    privileged: component.privileged,
+    environmentVariables: component.environmentVariables,
+    labels: component.labels,
+    restartPolicy: component.restartPolicy,
+    memory: component.memory,
+    cpus: component.cpus,
+    stopTimeout: component.stopTimeout,
+    requireComponentLinks: component.requireComponentLinks,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
+}

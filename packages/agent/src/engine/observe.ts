@@ -1,0 +1,56 @@
+import type { Component } from '@gantry/spec';
+import type { ContainerRuntime, ManagedContainer } from '../runtime/container-runtime';
+import type { HostProxy } from '../proxy/proxy';
+import { frontendName } from './frontends';
+import type { HostContext } from './host-context';
+
+/** The proxy server name of a container: stable, short, derived from its id alone. */
+export function serverName(container: Pick<ManagedContainer, 'id'>): string {
+  return `c-${container.id.slice(0, 12)}`;
+}
+
+/** What really runs for one component on this host, as Docker and the proxy say. */
+export interface ObservedComponent {
+  /** Running and taking new traffic through the proxy. */
+  serving: ManagedContainer[];
+  /** In the proxy but draining: finishing old connections, taking no new ones. */
+  draining: ManagedContainer[];
+  /** Ours but never switched to (interrupted work): took no traffic, safe to remove. */
+  leftovers: ManagedContainer[];
+  /** Proxy servers whose container is gone: to be deleted. */
+  staleServers: Array<{ frontend: string; server: string }>;
+}
+
+/**
+ * Reads actual state. A container's role comes from the proxy, not from memory, so an engine that
+ * was killed at any point sees the truth when it runs again. Components without ports have no
+ * proxy role: each running container of theirs counts as serving.
+ */
+export async function observeComponent(runtime: ContainerRuntime, proxy: HostProxy, ctx: HostContext, component: Component): Promise<ObservedComponent> {
+  const containers = await runtime.list({ project: ctx.project, hostId: ctx.hostId, component: component.name });
+  const frontends = component.ports.map((p) => frontendName(component.name, p.external));
+  const out: ObservedComponent = { serving: [], draining: [], leftovers: [], staleServers: [] };
+  if (frontends.length === 0) {
+    for (const c of containers) (c.state === 'running' ? out.serving : out.leftovers).push(c);
+    return out;
+  }
+  const stateByServer = new Map<string, string>();
+  const known = new Set(containers.map(serverName));
+  for (const frontend of frontends) {
+    for (const server of await proxy.servers(frontend)) {
+      if (!known.has(server.name)) {
+        out.staleServers.push({ frontend, server: server.name });
+        continue;
+      }
+      // A server ready in any frontend still takes traffic there: that outranks drain.
+      if (stateByServer.get(server.name) !== 'ready') stateByServer.set(server.name, server.state);
+    }
+  }
+  for (const c of containers) {
+    const state = stateByServer.get(serverName(c));
+    if (state === 'ready' && c.state === 'running') out.serving.push(c);
+    else if (state !== undefined) out.draining.push(c);
+    else out.leftovers.push(c);
+  }
+  return out;
+}

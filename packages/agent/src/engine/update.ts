@@ -1,0 +1,186 @@
+import { findComponent, imageReference, type Component, type ProjectConfig } from '@gantry/spec';
+import { waitUntilReady } from '../checks/ready-gate';
+import type { ContainerRuntime, ManagedContainer } from '../runtime/container-runtime';
+import type { HostProxy } from '../proxy/proxy';
+import { componentConfigHash } from './config-hash';
+import { containerTarget } from './container-target';
+import { asEngineError, EngineError } from './errors';
+import { PhaseClock, type EventSink, type PhaseTimings } from './events';
+import { componentFrontends, projectFrontends } from './frontends';
+import type { HostContext } from './host-context';
+import { observeComponent, serverName } from './observe';
+import { retireContainers } from './retire';
+
+export interface EngineDeps {
+  runtime: ContainerRuntime;
+  proxy: HostProxy;
+}
+
+export interface UpdateRequest {
+  config: ProjectConfig;
+  component: string;
+  /** Run this tag instead of the config's. */
+  tag?: string;
+  /** `always` pulls even when the image is present (default for the `latest` tag). */
+  pull?: 'missing' | 'always';
+  /** Gantryd's `start`: when any container already serves, leave it as it is. */
+  ifNoneServing?: boolean;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface UpdateSummary {
+  component: string;
+  version: string;
+  image: string;
+  /** The container serving now. */
+  container: string;
+  /** True when the right container was already serving and nothing was started. */
+  unchanged: boolean;
+  /** Containers drained and removed, with how each drain ended. */
+  retired: Array<{ container: string; drained: boolean; closedConnections: number; waitedMs: number }>;
+  timings: PhaseTimings;
+}
+
+export function resolveComponent(config: ProjectConfig, name: string): Component {
+  const component = findComponent(config, name);
+  if (!component) {
+    const known = config.components.map((c) => c.name).join(', ');
+    throw new EngineError('invalid-input', `no component "${name}" in the config (it has: ${known})`);
+  }
+  return component;
+}
+
+/**
+ * One zero-downtime update of one component on this host. Level-triggered: it first observes what
+ * runs (so a run after a crash finishes the crashed run's work), starts the new version beside the
+ * old, switches the proxy only once every ready check passes, then drains and removes the old.
+ * A new version that never gets ready is removed and the old one keeps serving, untouched.
+ */
+export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: UpdateRequest): Promise<UpdateSummary> {
+  const { runtime, proxy } = deps;
+  const emit: EventSink = req.onEvent ?? (() => undefined);
+  const clock = new PhaseClock();
+  const component = resolveComponent(req.config, req.component);
+  const version = req.tag ?? component.tag;
+  const image = imageReference(component, version);
+  const configHash = componentConfigHash(component);
+
+  const observed = await observeComponent(runtime, proxy, ctx, component);
+  emit({ type: 'observed', serving: observed.serving.map((c) => c.id), draining: observed.draining.map((c) => c.id), leftovers: observed.leftovers.map((c) => c.id) });
+  for (const { frontend, server } of observed.staleServers) await proxy.removeServer(frontend, server);
+  for (const c of observed.leftovers) {
+    await runtime.remove(c.id);
+    emit({ type: 'leftover-removed', container: c.id, reason: `${c.state} and never switched to (interrupted work)` });
+  }
+  clock.mark('observe');
+  if (req.ifNoneServing && observed.serving.length > 0) {
+    const running = observed.serving[0];
+    emit({ type: 'up-to-date', container: running.id, version: running.version });
+    return { component: component.name, version: running.version, image: running.image, container: running.id, unchanged: true, retired: [], timings: clock.finish() };
+  }
+
+  // The proxy first: a taken port or a config haproxy refuses fails here, before any container exists.
+  try {
+    await proxy.ensure(projectFrontends(req.config, ctx.bindAddress));
+  } catch (err) {
+    throw asEngineError(err, 'proxy', `the proxy on ${ctx.bindAddress} cannot serve this config`);
+  }
+  clock.mark('proxy');
+
+  const pull = req.pull ?? (version === 'latest' ? 'always' : 'missing');
+  emit({ type: 'pull-started', image });
+  let imageInfo;
+  try {
+    imageInfo = await runtime.ensureImage(image, { pull, onProgress: (progress) => emit({ type: 'pull-progress', image, progress }) });
+  } catch (err) {
+    throw asEngineError(err, 'image', `image ${image}`);
+  }
+  emit({ type: 'image-ready', image, imageId: imageInfo.id, pulled: imageInfo.pulled });
+  clock.mark('image');
+
+  const current = observed.serving.find((c) => c.imageId === imageInfo.id && c.configHash === configHash && c.state === 'running');
+  let serving: ManagedContainer;
+  let unchanged = false;
+  if (current) {
+    emit({ type: 'up-to-date', container: current.id, version });
+    serving = current;
+    unchanged = true;
+  } else {
+    serving = await startReady(deps, ctx, component, { version, image, configHash }, emit, clock, req.signal);
+    await switchTo(proxy, component, ctx, serving, observed.serving, emit);
+    clock.mark('switch');
+  }
+
+  const old = [...observed.serving, ...observed.draining].filter((c) => c.id !== serving.id);
+  const retired = await retireContainers(deps, component, old, emit);
+  clock.mark('drain');
+  return { component: component.name, version, image, container: serving.id, unchanged, retired, timings: clock.finish() };
+}
+
+/** Creates and starts the new container and waits for its ready checks; removes it if they fail. */
+async function startReady(
+  deps: EngineDeps,
+  ctx: HostContext,
+  component: Component,
+  what: { version: string; image: string; configHash: string },
+  emit: EventSink,
+  clock: PhaseClock,
+  signal?: AbortSignal,
+): Promise<ManagedContainer> {
+  const { runtime } = deps;
+  let container: ManagedContainer | undefined;
+  try {
+    container = await runtime.create(component, {
+      project: ctx.project,
+      hostId: ctx.hostId,
+      version: what.version,
+      imageRef: what.image,
+      configHash: what.configHash,
+      publishAddress: ctx.publishAddress,
+    });
+    clock.mark('create');
+    container = await runtime.start(container.id);
+    clock.mark('start');
+    emit({ type: 'container-started', container: container.id, version: what.version });
+
+    const started = container;
+    const outcome = await waitUntilReady(component.readyChecks, containerTarget(runtime, started), {
+      readyTimeoutMs: component.readyTimeout,
+      signal,
+      onAttempt: (result) => emit({ type: 'ready-check', container: started.id, result }),
+      isAlive: async () => (await runtime.inspect(started.id))?.state === 'running',
+    });
+    if (!outcome.ready) {
+      const logs = await runtime.logs(started.id, { tail: 50 }).catch((err: Error) => `(logs unavailable: ${err.message})`);
+      const failing = outcome.lastResults?.filter((r) => !r.ok).map((r) => `${r.check}: ${r.detail}`).join('; ');
+      const reason =
+        outcome.reason === 'timeout'
+          ? `not ready within readyTimeout ${component.readyTimeout} ms${failing ? ` (${failing})` : ''}`
+          : outcome.reason === 'exited'
+            ? 'the container exited before it was ready'
+            : 'cancelled';
+      emit({ type: 'not-ready', container: started.id, reason, logs });
+      throw new EngineError(outcome.reason === 'aborted' ? 'aborted' : 'not-ready', `new container for ${component.name} (${what.image}): ${reason}`, { logs });
+    }
+    clock.mark('ready');
+    emit({ type: 'ready', container: started.id, elapsedMs: outcome.elapsedMs });
+    return started;
+  } catch (err) {
+    // It never took traffic: remove it, and leave what serves untouched.
+    if (container) await runtime.remove(container.id).catch(() => undefined);
+    throw asEngineError(err, 'runtime', `starting ${component.name} ${what.version}`);
+  }
+}
+
+/** New server in as ready first, old ones to drain second: at no moment is there no ready server. */
+async function switchTo(proxy: HostProxy, component: Component, ctx: HostContext, next: ManagedContainer, previous: ManagedContainer[], emit: EventSink): Promise<void> {
+  const frontends = componentFrontends(component, ctx.bindAddress);
+  for (const [i, fe] of frontends.entries()) {
+    const endpoint = next.hostPorts[component.ports[i].container];
+    if (!endpoint) throw new EngineError('runtime', `container ${next.id} has no published port for ${component.ports[i].container}`);
+    await proxy.addServer(fe.name, { name: serverName(next), address: endpoint.host, port: endpoint.port }, 'ready');
+  }
+  for (const old of previous) for (const fe of frontends) await proxy.setServerState(fe.name, serverName(old), 'drain');
+  emit({ type: 'switched', container: next.id, frontends: frontends.map((f) => f.name), previous: previous.map((c) => c.id) });
+}

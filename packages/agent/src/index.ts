@@ -1,0 +1,4 @@
+export * from './checks';
+export * from './engine';
+export * from './runtime';
+export * from './proxy';

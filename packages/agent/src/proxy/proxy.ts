@@ -1,0 +1,301 @@
+import { mkdir, unlink } from 'node:fs/promises';
+import { type ProxySettings, type ProxySettingsInput, renderConfig, renderServerState, resolveSettings, structureFingerprint } from './config';
+import { type DesiredProxy, type DesiredServer, emptyDesired, findFrontend, findServer, parseDesired, withFrontends, withoutServer, withServer } from './desired';
+import { UnknownFrontendError, UnknownServerError } from './errors';
+import { readIfExists, tempPathFor, writeFileAtomic, writeFileIfChanged } from './files';
+import {
+  type Frontend,
+  type ProxyServer,
+  type ServerState,
+  assertValidFrontend,
+  assertValidName,
+  assertValidServer,
+  assertValidState,
+  backendName,
+} from './frontend';
+import { HaproxyProcess, type RunningProxy } from './haproxy-process';
+import { type ProxyPaths, proxyPaths } from './paths';
+import { RuntimeApi, isNoSuchServer } from './runtime-api';
+import type { ServerStateRow } from './runtime-parse';
+
+/** A server as the running proxy has it. */
+export interface ServerStatus extends ProxyServer {
+  state: ServerState;
+  /** Sessions plus queued requests on this server, summed over the current and old HAProxy workers. */
+  liveConnections: number;
+}
+
+/**
+ * The host's proxy as the rest of the agent sees it. Every operation is idempotent and safe to
+ * repeat after a crash at any point: what should be is persisted first, then the running proxy is
+ * made to match it.
+ */
+export interface HostProxy {
+  /** Starts or adopts the proxy and makes it serve exactly these frontends; reloads (seamlessly) only when they changed. */
+  ensure(frontends: Frontend[]): Promise<void>;
+  /** Adds the server (or updates its address) in the given state. */
+  addServer(frontend: string, server: ProxyServer, state: ServerState): Promise<void>;
+  setServerState(frontend: string, server: string, state: ServerState): Promise<void>;
+  /** Takes the server out, closing its remaining sessions (on old workers too). A no-op when absent. */
+  removeServer(frontend: string, server: string): Promise<void>;
+  /** The servers of a frontend as the running proxy has them; empty when the proxy does not run. */
+  servers(frontend: string): Promise<ServerStatus[]>;
+  /** Sessions plus queued requests of one server over all workers; 0 when absent. */
+  liveConnections(frontend: string, server: string): Promise<number>;
+  /** Stops the proxy (hard): for tests and teardown only, the agent never stops it. */
+  stop(): Promise<void>;
+}
+
+export interface HaproxyHostProxyOptions {
+  /** This host's proxy state directory, e.g. `/tmp/gantry-dev/hosts/<hostId>/haproxy`. */
+  stateDir: string;
+  /** The haproxy binary (default: `haproxy` on the PATH). */
+  haproxyBin?: string;
+  settings?: ProxySettingsInput;
+  /** How long a start or reload may take until the new worker answers (default 20 s). */
+  readyTimeoutMs?: number;
+  /** How long removing a server may wait for its connections to detach (default 5 s). */
+  removeTimeoutMs?: number;
+}
+
+/** What the running master last loaded: reload when either differs from what is wanted. */
+interface Loaded {
+  masterPid: number;
+  fingerprint: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * {@link HostProxy} on a local HAProxy 2.6 in master-worker mode. The HAProxy outlives this object
+ * and the agent: a new instance on the same state directory adopts it without interrupting traffic.
+ * State directory: `desired.json` (the truth), `haproxy.cfg` and `servers.state` (rendered from it),
+ * `loaded.json`, sockets, pidfile and log. One agent per state directory.
+ */
+export class HaproxyHostProxy implements HostProxy {
+  readonly paths: ProxyPaths;
+  readonly settings: ProxySettings;
+  private readonly api: RuntimeApi;
+  private readonly process: HaproxyProcess;
+  private readonly removeTimeoutMs: number;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: HaproxyHostProxyOptions) {
+    this.paths = proxyPaths(opts.stateDir);
+    this.settings = resolveSettings(opts.settings);
+    this.api = new RuntimeApi(this.paths);
+    this.process = new HaproxyProcess({ paths: this.paths, bin: opts.haproxyBin ?? 'haproxy', api: this.api, readyTimeoutMs: opts.readyTimeoutMs ?? 20_000 });
+    this.removeTimeoutMs = opts.removeTimeoutMs ?? 5_000;
+  }
+
+  ensure(frontends: Frontend[]): Promise<void> {
+    return this.exclusive(async () => {
+      frontends.forEach(assertValidFrontend);
+      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+      const previous = await this.loadDesired();
+      const next = withFrontends(previous, frontends);
+      await this.persist(next); // validates first: a config HAProxy refuses changes nothing
+      const running = await this.process.running();
+      const loaded = await this.readLoaded();
+      const fingerprint = structureFingerprint(this.configInput(next));
+      if (running && loaded?.masterPid === running.masterPid && loaded.fingerprint === fingerprint) {
+        await this.convergeAll(next);
+        return;
+      }
+      let now: RunningProxy;
+      try {
+        now = running ? await this.process.reload() : await this.process.start();
+      } catch (err) {
+        // Keep on disk what still runs, so that a later reload or restart does not pick up what failed.
+        await this.persist(previous).catch(() => undefined);
+        throw err;
+      }
+      await writeFileAtomic(this.paths.loaded, `${JSON.stringify({ masterPid: now.masterPid, fingerprint } satisfies Loaded)}\n`);
+      await this.convergeAll(next);
+    });
+  }
+
+  addServer(frontend: string, server: ProxyServer, state: ServerState): Promise<void> {
+    return this.exclusive(async () => {
+      assertValidServer(server);
+      assertValidState(state);
+      const previous = await this.loadDesired();
+      if (!findFrontend(previous, frontend)) throw new UnknownFrontendError(frontend);
+      await this.requireRunning();
+      const wanted: DesiredServer = { name: server.name, address: server.address, port: server.port, state };
+      await this.persist(withServer(previous, frontend, wanted));
+      try {
+        await this.convergeServer(backendName(frontend), wanted, await this.liveServer(backendName(frontend), wanted.name));
+      } catch (err) {
+        if (!findServer(previous, frontend, server.name)) await this.persist(previous).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  setServerState(frontend: string, server: string, state: ServerState): Promise<void> {
+    return this.exclusive(async () => {
+      assertValidState(state);
+      const previous = await this.loadDesired();
+      if (!findFrontend(previous, frontend)) throw new UnknownFrontendError(frontend);
+      const current = findServer(previous, frontend, server);
+      if (!current) throw new UnknownServerError(frontend, server);
+      await this.requireRunning();
+      const wanted = { ...current, state };
+      await this.persist(withServer(previous, frontend, wanted));
+      await this.convergeServer(backendName(frontend), wanted, await this.liveServer(backendName(frontend), server));
+      // Old workers still route requests arriving on their open connections: same state there.
+      await this.onOldWorkers((pid) => this.api.setServerState(backendName(frontend), server, state, pid));
+    });
+  }
+
+  removeServer(frontend: string, server: string): Promise<void> {
+    return this.exclusive(async () => {
+      assertValidName('server', server);
+      const previous = await this.loadDesired();
+      if (findServer(previous, frontend, server)) await this.persist(withoutServer(previous, frontend, server));
+      if ((await this.process.masterPid()) === undefined) return;
+      await this.removeFromRuntime(backendName(frontend), server);
+    });
+  }
+
+  async servers(frontend: string): Promise<ServerStatus[]> {
+    if ((await this.process.masterPid()) === undefined) return [];
+    const backend = backendName(frontend);
+    const [rows, loads] = await Promise.all([this.api.serversState(backend), this.api.serverLoads(backend)]);
+    return rows.map((row) => {
+      const load = loads.get(row.server);
+      return { name: row.server, address: row.address, port: row.port, state: row.state, liveConnections: load ? load.scur + load.qcur : 0 };
+    });
+  }
+
+  async liveConnections(frontend: string, server: string): Promise<number> {
+    if ((await this.process.masterPid()) === undefined) return 0;
+    const load = (await this.api.serverLoads(backendName(frontend))).get(server);
+    return load ? load.scur + load.qcur : 0;
+  }
+
+  stop(): Promise<void> {
+    return this.exclusive(() => this.process.stop());
+  }
+
+  /** The running master and current worker, `undefined` when none runs. */
+  running(): Promise<RunningProxy | undefined> {
+    return this.process.running();
+  }
+
+  /** Runs mutations one at a time, in call order. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async requireRunning(): Promise<void> {
+    if ((await this.process.masterPid()) === undefined) throw new Error(`HAProxy is not running for ${this.paths.dir}: call ensure() first`);
+  }
+
+  private configInput(desired: DesiredProxy) {
+    return { paths: this.paths, settings: this.settings, desired };
+  }
+
+  private async loadDesired(): Promise<DesiredProxy> {
+    const text = await readIfExists(this.paths.desired);
+    return text === undefined ? emptyDesired() : parseDesired(text);
+  }
+
+  private async readLoaded(): Promise<Loaded | undefined> {
+    const text = await readIfExists(this.paths.loaded);
+    try {
+      return text === undefined ? undefined : (JSON.parse(text) as Loaded);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes the desired state and the files rendered from it. A changed config is validated with
+   * `haproxy -c` first and only then moved into place (atomically); nothing is reloaded here.
+   */
+  private async persist(desired: DesiredProxy): Promise<void> {
+    const config = renderConfig(this.configInput(desired));
+    const configChanged = (await readIfExists(this.paths.config)) !== config;
+    const candidate = tempPathFor(this.paths.config);
+    try {
+      if (configChanged) {
+        await writeFileAtomic(candidate, config);
+        await this.process.validate(candidate);
+      }
+      await writeFileIfChanged(this.paths.desired, `${JSON.stringify(desired, null, 2)}\n`);
+      await writeFileIfChanged(this.paths.serverState, renderServerState(desired));
+      if (configChanged) await writeFileAtomic(this.paths.config, config);
+    } finally {
+      await unlink(candidate).catch(() => undefined);
+    }
+  }
+
+  /** Makes the current worker's servers match the desired ones, frontend by frontend. */
+  private async convergeAll(desired: DesiredProxy): Promise<void> {
+    for (const frontend of desired.frontends) {
+      const backend = backendName(frontend.name);
+      const live = await this.api.serversState(backend);
+      const wanted = desired.servers[frontend.name] ?? [];
+      for (const server of wanted) await this.convergeServer(backend, server, live.find((r) => r.server === server.name));
+      for (const row of live) if (!wanted.some((s) => s.name === row.server)) await this.removeFromRuntime(backend, row.server);
+    }
+  }
+
+  private async liveServer(backend: string, server: string): Promise<ServerStateRow | undefined> {
+    return (await this.api.serversState(backend)).find((r) => r.server === server);
+  }
+
+  /** Adds the server if missing, fixes its address and state if they differ. */
+  private async convergeServer(backend: string, wanted: DesiredServer, live: ServerStateRow | undefined): Promise<void> {
+    let state: ServerState;
+    if (!live) {
+      await this.api.addServer(backend, wanted.name, wanted.address, wanted.port);
+      state = 'maint'; // HAProxy 2.6 adds servers in maintenance
+    } else {
+      if (live.address !== wanted.address || live.port !== wanted.port) await this.api.setServerAddress(backend, wanted.name, wanted.address, wanted.port);
+      state = live.state;
+    }
+    if (state !== wanted.state) await this.api.setServerState(backend, wanted.name, wanted.state);
+  }
+
+  /**
+   * maint (no new sessions), `shutdown sessions` (maint alone keeps them), then `del server`,
+   * retried while connections are still detaching. Old workers get maint and shutdown too.
+   */
+  private async removeFromRuntime(backend: string, server: string): Promise<void> {
+    await this.onOldWorkers(async (pid) => {
+      await this.api.setServerState(backend, server, 'maint', pid);
+      await this.api.shutdownSessions(backend, server, pid);
+    });
+    if (!(await this.liveServer(backend, server))) return;
+    const deadline = Date.now() + this.removeTimeoutMs;
+    for (;;) {
+      try {
+        await this.api.setServerState(backend, server, 'maint');
+        await this.api.shutdownSessions(backend, server);
+        if (await this.api.deleteServer(backend, server)) return;
+      } catch (err) {
+        if (isNoSuchServer(err)) return;
+        throw err;
+      }
+      if (Date.now() >= deadline) throw new Error(`server ${backend}/${server} still has connections after ${this.removeTimeoutMs} ms; not deleted`);
+      await sleep(20);
+    }
+  }
+
+  /** Best effort on every old worker: one that exited or lacks the server is skipped. */
+  private async onOldWorkers(fn: (pid: number) => Promise<void>): Promise<void> {
+    const procs = await this.api.showProc();
+    await Promise.all(
+      procs.old.map((p) =>
+        fn(p.pid).catch((err: unknown) => {
+          if (!isNoSuchServer(err)) throw err;
+        }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,207 @@
+import type Docker from 'dockerode';
+import { daemonMessage, isNotFound } from './docker-errors';
+import { registryOfImage, type RegistryCredentials } from './registry-auth';
+
+/** Progress of a pull, summed over its layers. Byte totals count only layers whose size is known yet. */
+export interface PullProgress {
+  layersDone: number;
+  layersTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface EnsureImageOptions {
+  /** 'missing' (default): pull only when the image is not present locally. 'always': pull anyway. */
+  pull?: 'missing' | 'always';
+  /** Called with aggregated progress while pulling, at most every `progressIntervalMs`, and once at the end. */
+  onProgress?: (progress: PullProgress) => void;
+  progressIntervalMs?: number;
+  /** The pinned digest ("sha256:…"); defaults to the digest in `ref` when it is "repo@sha256:…". */
+  digest?: string;
+  /**
+   * Credentials for the image's registry, asked for only when a pull is needed; undefined (or a
+   * getter returning undefined) pulls anonymously.
+   */
+  credentials?: RegistryCredentials | (() => RegistryCredentials | undefined);
+  /** Abandons the pull (the daemon may finish it in the background). */
+  signal?: AbortSignal;
+}
+
+export interface ImageInfo {
+  /** The local image id ("sha256:…", the config digest). */
+  id: string;
+  /** "repo@sha256:…" for every repository the image was pulled from or pushed to. */
+  repoDigests: string[];
+  /** The manifest digest of `ref`'s repository when known (the pinned one when pinned). */
+  digest?: string;
+  /** True when this call pulled the image. */
+  pulled: boolean;
+}
+
+/** The repository of a reference: "host:5000/a/b:tag" → "host:5000/a/b", "a@sha256:…" → "a". */
+export function repositoryOf(ref: string): string {
+  const at = ref.indexOf('@');
+  if (at >= 0) return ref.slice(0, at);
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/') ? ref.slice(0, colon) : ref;
+}
+
+/** The digest a reference pins, if any. */
+export function digestOf(ref: string): string | undefined {
+  const at = ref.indexOf('@');
+  return at >= 0 ? ref.slice(at + 1) : undefined;
+}
+
+/** One JSON line of the daemon's pull output. */
+interface PullEvent {
+  id?: string;
+  status?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** Sums the per-layer lines of a pull into one {@link PullProgress}. */
+export class PullProgressTracker {
+  private readonly layers = new Map<string, { done: boolean; current: number; total: number }>();
+  /** The manifest digest from the "Digest: sha256:…" line. */
+  digest?: string;
+
+  /** Feeds one event; returns true when it changed the progress. */
+  update(event: PullEvent): boolean {
+    const status = event.status ?? '';
+    const digest = /^Digest: (sha256:[a-f0-9]{64})/.exec(status);
+    if (digest) this.digest = digest[1];
+    // Layer lines have a 12-hex id; the others ("Pulling from …", "Digest: …") name the tag.
+    if (!event.id || !/^[a-f0-9]{12}$/.test(event.id)) return false;
+    const layer = this.layers.get(event.id) ?? { done: false, current: 0, total: 0 };
+    this.layers.set(event.id, layer);
+    const detail = event.progressDetail ?? {};
+    if (status === 'Downloading' && detail.total) {
+      layer.total = detail.total;
+      layer.current = detail.current ?? layer.current;
+    } else if (status === 'Download complete' || status === 'Verifying Checksum') {
+      layer.current = layer.total;
+    } else if (status === 'Pull complete' || status === 'Already exists') {
+      layer.done = true;
+      layer.current = layer.total;
+    }
+    return true;
+  }
+
+  get progress(): PullProgress {
+    const p: PullProgress = { layersDone: 0, layersTotal: this.layers.size, bytesDone: 0, bytesTotal: 0 };
+    for (const layer of this.layers.values()) {
+      if (layer.done) p.layersDone += 1;
+      p.bytesDone += layer.current;
+      p.bytesTotal += layer.total;
+    }
+    return p;
+  }
+}
+
+/** A pull error put in words that say what is wrong, for `ref` in its registry. */
+export function describePullError(ref: string, message: string): Error {
+  const registry = registryOfImage(ref);
+  const reason = message.split(': ').pop()?.trim() || message;
+  if (/manifest unknown|name unknown|not found|does not exist/i.test(message)) {
+    return new Error(`image ${ref} not found in registry ${registry} (${reason})`, { cause: message });
+  }
+  if (/unauthorized|authentication required|denied|forbidden/i.test(message)) {
+    return new Error(`registry ${registry} refused the pull of ${ref} (${message}): check the credentials in the docker config`, { cause: message });
+  }
+  if (/connection refused|no such host|i\/o timeout|dial tcp|server gave HTTP response to HTTPS/i.test(message)) {
+    return new Error(`registry ${registry} unreachable while pulling ${ref}: ${message}`, { cause: message });
+  }
+  return new Error(`pull of ${ref} from ${registry} failed: ${message}`, { cause: message });
+}
+
+async function inspectImage(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw new Error(`cannot inspect image ${ref}: ${daemonMessage(err)}`, { cause: err });
+  }
+}
+
+/** Pulls `ref`, following the stream to its end; errors reported inside the stream fail it. */
+async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Promise<string | undefined> {
+  const tracker = new PullProgressTracker();
+  const interval = opts.progressIntervalMs ?? 250;
+  let lastEmit = 0;
+  const emit = (force: boolean): void => {
+    if (!opts.onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastEmit < interval) return;
+    lastEmit = now;
+    opts.onProgress(tracker.progress);
+  };
+
+  const credentials = typeof opts.credentials === 'function' ? opts.credentials() : opts.credentials;
+  const pullOptions: Record<string, unknown> = {};
+  if (credentials) pullOptions.authconfig = credentials;
+  if (opts.signal) pullOptions.abortSignal = opts.signal;
+  let stream: NodeJS.ReadableStream;
+  try {
+    // dockerode resolves here when the pull STARTS; the outcome is in the stream.
+    stream = (await docker.pull(ref, pullOptions)) as NodeJS.ReadableStream;
+  } catch (err) {
+    if (opts.signal?.aborted) throw new Error(`pull of ${ref} aborted`, { cause: err });
+    throw describePullError(ref, daemonMessage(err));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    let streamError: string | undefined;
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => {
+        if (opts.signal?.aborted) return reject(new Error(`pull of ${ref} aborted`));
+        if (err) return reject(describePullError(ref, err.message));
+        if (streamError !== undefined) return reject(describePullError(ref, streamError));
+        resolve();
+      },
+      (event: PullEvent) => {
+        if (event.error || event.errorDetail) {
+          streamError ??= event.errorDetail?.message ?? event.error ?? 'unknown error';
+          return;
+        }
+        if (tracker.update(event)) emit(false);
+      },
+    );
+  });
+  emit(true);
+  return tracker.digest;
+}
+
+function checkPinnedDigest(ref: string, image: Docker.ImageInspectInfo, digest: string): void {
+  const digests = image.RepoDigests ?? [];
+  if (!digests.some((d) => d.endsWith(`@${digest}`))) {
+    const have = digests.length > 0 ? digests.join(', ') : 'none (built locally, never pushed or pulled)';
+    throw new Error(`image ${ref} (${image.Id}) does not match the pinned digest ${digest}: its repo digests are ${have}`);
+  }
+}
+
+/**
+ * Makes `ref` present locally: pulls it when missing (or always, with `pull: 'always'`), then
+ * checks it against the pinned digest if there is one.
+ */
+export async function ensureImage(docker: Docker, ref: string, opts: EnsureImageOptions = {}): Promise<ImageInfo> {
+  const policy = opts.pull ?? 'missing';
+  let image = policy === 'missing' ? await inspectImage(docker, ref) : undefined;
+  let pulled = false;
+  let pulledDigest: string | undefined;
+  if (!image) {
+    pulledDigest = await pull(docker, ref, opts);
+    pulled = true;
+    image = await inspectImage(docker, ref);
+    if (!image) throw new Error(`pull of ${ref} finished but the image is not present locally`);
+  }
+
+  const pinned = opts.digest ?? digestOf(ref);
+  if (pinned) checkPinnedDigest(ref, image, pinned);
+
+  const repository = repositoryOf(ref);
+  const ownDigest = image.RepoDigests?.find((d) => d.startsWith(`${repository}@`))?.slice(repository.length + 1);
+  return { id: image.Id, repoDigests: image.RepoDigests ?? [], digest: pinned ?? pulledDigest ?? ownDigest, pulled };
+}

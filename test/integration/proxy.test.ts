@@ -1,0 +1,410 @@
+/**
+ * The host proxy against the real HAProxy 2.6 binary and real traffic on loopback: dynamic servers,
+ * drain, removal, seamless reloads, adoption by a restarted agent, and refused configs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serviceEnv, waitFor } from '@gantry/testkit';
+import { type Frontend, HaproxyHostProxy, ProxyConfigError, ProxyProcessError } from '../../packages/agent/src/proxy';
+import { RuntimeApi } from '../../packages/agent/src/proxy/runtime-api';
+
+const haproxyBin = serviceEnv().haproxyBin;
+
+// ---------------------------------------------------------------------------------------------
+// Backends: small HTTP servers standing in for containers.
+
+interface Backend {
+  name: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** `/` answers its name; `/slow?ms=N` answers after N ms; `/stream` writes a chunk every 100 ms until closed. */
+async function startBackend(name: string): Promise<Backend> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://backend');
+    if (url.pathname === '/slow') {
+      setTimeout(() => res.end(name), Number(url.searchParams.get('ms') ?? 2000));
+    } else if (url.pathname === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write(name);
+      const timer = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(timer));
+    } else {
+      res.end(name);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients.
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+/** One GET on a fresh connection (a new HAProxy session each time). */
+function get(url: string, timeoutMs = 10_000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** A GET whose completion can be checked without awaiting it. */
+function inFlight(url: string): { done: () => boolean; reply: Promise<Reply> } {
+  let finished = false;
+  const reply = get(url, 30_000).finally(() => (finished = true));
+  return { done: () => finished, reply };
+}
+
+interface Stream {
+  received: () => string;
+  closed: Promise<void>;
+  destroy(): void;
+}
+
+function openStream(url: string): Stream {
+  let received = '';
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const req = http.get(url, { agent: false }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (received += chunk));
+    res.on('close', markClosed);
+    res.on('error', markClosed);
+  });
+  req.on('error', markClosed);
+  return { received: () => received, closed, destroy: () => req.destroy() };
+}
+
+interface LoadResult {
+  ok: number;
+  failures: string[];
+}
+
+/**
+ * Requests in a loop until stopped: `keepAlive` reuses connections (as browsers and load balancers
+ * do), otherwise each request opens its own. Every request must come back 200.
+ */
+function requestLoop(url: string, opts: { concurrency?: number; keepAlive?: boolean } = {}): { stop(): Promise<LoadResult>; ok(): number } {
+  const agent = new http.Agent({ keepAlive: opts.keepAlive ?? false, maxSockets: opts.concurrency ?? 4 });
+  const result: LoadResult = { ok: 0, failures: [] };
+  let stopping = false;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = http.get(url, { agent, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) result.ok++;
+          else result.failures.push(`status ${res.statusCode}`);
+          resolve();
+        });
+        res.on('error', (err) => {
+          result.failures.push(err.message);
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (err) => {
+        result.failures.push(err.message);
+        resolve();
+      });
+    });
+  const worker = async () => {
+    while (!stopping) await one();
+  };
+  const workers = Array.from({ length: opts.concurrency ?? 4 }, worker);
+  return {
+    ok: () => result.ok,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(workers);
+      agent.destroy();
+      return result;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies: each test gets its own state dir, loopback address and port.
+
+const stateDirs: string[] = [];
+const proxies: HaproxyHostProxy[] = [];
+const backends: Backend[] = [];
+let nextHost = 100 + Math.floor(Math.random() * 100);
+
+/** A free TCP port on `address`. */
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer();
+    server.on('error', reject);
+    server.listen(0, address, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function newProxy(stateDir: string): HaproxyHostProxy {
+  const proxy = new HaproxyHostProxy({ stateDir, haproxyBin });
+  proxies.push(proxy);
+  return proxy;
+}
+
+async function setup(frontendNames: string[] = ['web']) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'gproxy-'));
+  stateDirs.push(stateDir);
+  const bindAddress = `127.0.1.${nextHost++}`;
+  const frontends: Frontend[] = [];
+  for (const name of frontendNames) frontends.push({ name, bindAddress, port: await freePort(bindAddress), mode: 'http' });
+  const proxy = newProxy(stateDir);
+  await proxy.ensure(frontends);
+  const url = (path = '/', frontend = frontends[0]) => `http://${frontend.bindAddress}:${frontend.port}${path}`;
+  return { stateDir, bindAddress, frontends, proxy, url };
+}
+
+async function backend(name: string): Promise<Backend & { server: { name: string; address: string; port: number } }> {
+  const b = await startBackend(name);
+  backends.push(b);
+  return { ...b, server: { name, address: '127.0.0.1', port: b.port } };
+}
+
+const masterPid = async (proxy: HaproxyHostProxy) => (await proxy.running())?.masterPid;
+
+afterAll(async () => {
+  for (const proxy of proxies) await proxy.stop().catch(() => undefined);
+  // Belt and braces: whatever pidfile is left points to a master we started.
+  for (const dir of stateDirs) {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'haproxy.pid'), 'utf8')), 'SIGKILL');
+    } catch {
+      // gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await Promise.all(backends.map((b) => b.close()));
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('host proxy on HAProxy 2.6', () => {
+  it('routes to a ready server; drain sends new requests elsewhere while an in-flight request finishes and is counted', async () => {
+    const { proxy, url } = await setup();
+    const a = await backend('a');
+    const b = await backend('b');
+
+    await proxy.addServer('web', a.server, 'ready');
+    expect(await get(url())).toEqual({ status: 200, body: 'a' });
+
+    const slow = inFlight(url('/slow?ms=2000'));
+    await waitFor(async () => (await proxy.liveConnections('web', 'a')) >= 1, { what: 'the slow request to count on a' });
+
+    await proxy.addServer('web', b.server, 'ready');
+    await proxy.setServerState('web', 'a', 'drain');
+    const bodies = [];
+    for (let i = 0; i < 10; i++) bodies.push((await get(url())).body);
+    expect(bodies).toEqual(Array(10).fill('b'));
+
+    expect(slow.done()).toBe(false);
+    expect(await proxy.liveConnections('web', 'a')).toBeGreaterThanOrEqual(1);
+    expect(await slow.reply).toEqual({ status: 200, body: 'a' });
+    await waitFor(async () => (await proxy.liveConnections('web', 'a')) === 0, { what: 'a to have no live connections' });
+
+    expect(await proxy.servers('web')).toEqual([
+      { name: 'a', address: '127.0.0.1', port: a.port, state: 'drain', liveConnections: 0 },
+      { name: 'b', address: '127.0.0.1', port: b.port, state: 'ready', liveConnections: 0 },
+    ]);
+  });
+
+  it('adds idempotently and follows a changed address', async () => {
+    const { proxy, url } = await setup();
+    const a = await backend('a');
+    const a2 = await backend('a2');
+    await proxy.addServer('web', a.server, 'ready');
+    await proxy.addServer('web', a.server, 'ready');
+    expect((await proxy.servers('web')).map((s) => s.name)).toEqual(['a']);
+
+    // Same name, new address (e.g. a container recreated): requests follow.
+    await proxy.addServer('web', { ...a2.server, name: 'a' }, 'ready');
+    expect(await get(url())).toEqual({ status: 200, body: 'a2' });
+    expect(await proxy.servers('web')).toEqual([{ name: 'a', address: '127.0.0.1', port: a2.port, state: 'ready', liveConnections: 0 }]);
+
+    await expect(proxy.setServerState('web', 'nope', 'drain')).rejects.toThrow(/has no server nope/);
+    await expect(proxy.addServer('nope', a.server, 'ready')).rejects.toThrow(/unknown frontend nope/);
+    await expect(proxy.addServer('web', { ...a.server, name: 'bad name' }, 'ready')).rejects.toThrow(/invalid server name/);
+  });
+
+  it('removes a server idempotently, closing a long-lived stream on it', async () => {
+    const { proxy, url } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+
+    const stream = openStream(url('/stream'));
+    await waitFor(() => stream.received().length > 3, { what: 'the stream to flow' });
+    expect(await proxy.liveConnections('web', 'a')).toBe(1);
+
+    // maint alone would leave the stream open; removal closes it.
+    await proxy.removeServer('web', 'a');
+    await stream.closed;
+    expect(await proxy.servers('web')).toEqual([]);
+    expect(await proxy.liveConnections('web', 'a')).toBe(0);
+    expect((await get(url())).status).toBe(503);
+
+    await proxy.removeServer('web', 'a');
+    await proxy.removeServer('web', 'never-added');
+    await proxy.removeServer('gone-frontend', 'a');
+    expect(await proxy.servers('web')).toEqual([]);
+  });
+
+  it('reloads seamlessly when frontends change: in-flight requests finish, servers keep their states, old-worker sessions still count', async () => {
+    const { proxy, url, frontends, bindAddress } = await setup();
+    const [a, b, c] = [await backend('a'), await backend('b'), await backend('c')];
+    await proxy.addServer('web', a.server, 'ready');
+    const slow = inFlight(url('/slow?ms=3000'));
+    await waitFor(async () => (await proxy.liveConnections('web', 'a')) >= 1, { what: 'the slow request to count on a' });
+    await proxy.addServer('web', b.server, 'ready');
+    await proxy.setServerState('web', 'a', 'drain');
+    await proxy.addServer('web', c.server, 'maint');
+
+    const before = await proxy.running();
+    // Same frontends again: nothing to reload.
+    await proxy.ensure(frontends);
+    expect(await proxy.running()).toEqual(before);
+    const fresh = requestLoop(url(), { concurrency: 4 });
+    const kept = requestLoop(url(), { concurrency: 4, keepAlive: true });
+    await waitFor(() => fresh.ok() > 20 && kept.ok() > 20, { what: 'traffic to flow' });
+
+    const api = new RuntimeApi(proxy.paths);
+    const api2: Frontend = { name: 'api', bindAddress, port: await freePort(bindAddress), mode: 'http' };
+    await proxy.ensure([...frontends, api2]);
+    const after = await proxy.running();
+    expect(after?.masterPid).toBe(before?.masterPid);
+    expect(after?.workerPid).not.toBe(before?.workerPid);
+
+    // The slow request lives on the old worker: the new one does not see it, the proxy still counts it.
+    expect(slow.done()).toBe(false);
+    const procs = await api.showProc();
+    expect(procs.old.map((p) => p.pid)).toContain(before?.workerPid);
+    const onCurrent = (await api.serverStats('be_web', after!.workerPid)).find((r) => r.svname === 'a');
+    expect(onCurrent?.scur).toBe(0);
+    expect(await proxy.liveConnections('web', 'a')).toBeGreaterThanOrEqual(1);
+
+    // Dynamic servers and their states survived the reload.
+    expect((await proxy.servers('web')).map((s) => [s.name, s.state])).toEqual([
+      ['a', 'drain'],
+      ['b', 'ready'],
+      ['c', 'maint'],
+    ]);
+
+    await waitFor(() => fresh.ok() > 100 && kept.ok() > 100, { what: 'traffic after the reload' });
+    expect(await slow.reply).toEqual({ status: 200, body: 'a' });
+    await waitFor(async () => (await proxy.liveConnections('web', 'a')) === 0, { what: 'the old worker session to end' });
+    const [freshResult, keptResult] = await Promise.all([fresh.stop(), kept.stop()]);
+    expect(freshResult.failures).toEqual([]);
+    expect(keptResult.failures).toEqual([]);
+
+    // The new frontend serves.
+    await proxy.addServer('api', c.server, 'ready');
+    expect(await get(url('/', api2))).toEqual({ status: 200, body: 'c' });
+  });
+
+  it('is adopted by a restarted agent without a restart or a failed request, and restarts from disk when the master died', async () => {
+    const { proxy, url, frontends, stateDir } = await setup();
+    const [a, b] = [await backend('a'), await backend('b')];
+    await proxy.addServer('web', a.server, 'ready');
+    await proxy.addServer('web', b.server, 'drain');
+    const before = await proxy.running();
+    const load = requestLoop(url(), { concurrency: 4, keepAlive: true });
+    await waitFor(() => load.ok() > 20, { what: 'traffic to flow' });
+
+    // A restarted agent: a new instance on the same state directory.
+    const restarted = newProxy(stateDir);
+    await restarted.ensure(frontends);
+    expect(await restarted.running()).toEqual(before);
+    expect(await restarted.servers('web')).toEqual(await proxy.servers('web'));
+    await restarted.setServerState('web', 'b', 'ready');
+    await waitFor(() => load.ok() > 200, { what: 'traffic after adoption' });
+    const result = await load.stop();
+    expect(result.failures).toEqual([]);
+    expect((await restarted.servers('web')).map((s) => s.state)).toEqual(['ready', 'ready']);
+
+    // The master died and its pid now means nothing: start afresh from what is on disk.
+    await restarted.stop();
+    const dead = Number(execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).trim());
+    writeFileSync(join(stateDir, 'haproxy.pid'), `${dead}\n`);
+    const third = newProxy(stateDir);
+    expect(await third.servers('web')).toEqual([]);
+    await third.ensure(frontends);
+    expect(await masterPid(third)).not.toBe(before?.masterPid);
+    expect((await third.servers('web')).map((s) => [s.name, s.state])).toEqual([
+      ['a', 'ready'],
+      ['b', 'ready'],
+    ]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) seen.add((await get(url())).body);
+    expect([...seen].sort()).toEqual(['a', 'b']);
+  });
+
+  it('reports a config HAProxy refuses with its own message and changes nothing', async () => {
+    const { proxy, url, frontends, stateDir } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const before = await proxy.running();
+    const configBefore = readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8');
+    const desiredBefore = readFileSync(join(stateDir, 'desired.json'), 'utf8');
+
+    const bad: Frontend = { name: 'bad', bindAddress: '999.0.0.1', port: 8080, mode: 'http' };
+    const failure = await proxy.ensure([...frontends, bad]).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ProxyConfigError);
+    expect((failure as Error).message).toContain("invalid address: '999.0.0.1'");
+
+    expect(await proxy.running()).toEqual(before);
+    expect(readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8')).toBe(configBefore);
+    expect(readFileSync(join(stateDir, 'desired.json'), 'utf8')).toBe(desiredBefore);
+    expect(await get(url())).toEqual({ status: 200, body: 'a' });
+  });
+
+  it('keeps the old worker serving when a reload fails at bind time, and reports why', async () => {
+    const { proxy, url, frontends, stateDir } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const before = await proxy.running();
+    const configBefore = readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8');
+
+    // Valid for `haproxy -c`, but no interface has this address.
+    const unbindable: Frontend = { name: 'elsewhere', bindAddress: '192.0.2.1', port: 8080, mode: 'http' };
+    const failure = await proxy.ensure([...frontends, unbindable]).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ProxyProcessError);
+    expect((failure as Error).message).toMatch(/cannot bind socket.*192\.0\.2\.1:8080/);
+
+    expect((await proxy.running())?.workerPid).toBe(before?.workerPid);
+    expect(readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8')).toBe(configBefore);
+    expect(await get(url())).toEqual({ status: 200, body: 'a' });
+    // And it recovers: the wanted frontends are served after the next ensure.
+    await proxy.ensure(frontends);
+    expect(await get(url())).toEqual({ status: 200, body: 'a' });
+  });
+});
