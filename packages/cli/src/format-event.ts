@@ -44,10 +44,18 @@ export function formatEvent(event: EngineEvent): string | undefined {
       return event.closedConnections > 0
         ? `drain    ${short(event.container)}: deadline reached after ${duration(event.waitedMs)}, closed ${event.closedConnections} remaining connection${event.closedConnections === 1 ? '' : 's'}`
         : `drain    ${short(event.container)}: drained in ${duration(event.waitedMs)}`;
+    case 'health':
+      return `health   ${short(event.container)} ${event.state}${event.failing.length ? ` (failing: ${event.failing.join(', ')})` : ''}`;
+    case 'replacing':
+      return `health   replacing ${short(event.container)}: ${event.reason}`;
+    case 'replace-failed':
+      return `health   replacing ${short(event.container)} failed, retrying in ${duration(event.retryInMs)}: ${event.reason}`;
     case 'stopped':
       return `stop     ${short(event.container)} stopped`;
     case 'removed':
       return `stop     ${short(event.container)} removed`;
+    default:
+      return event satisfies never;
   }
 }
 

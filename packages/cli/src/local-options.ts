@@ -37,3 +37,13 @@ export function withLocalOptions<T>(yargs: Argv<T>) {
 export function projectName(args: Pick<LocalArgs, 'project' | 'config'>): string {
   return args.project ?? basename(args.config, extname(args.config));
 }
+
+/** Gantryd's `-m`: stay running, health-check the serving container, replace it when unhealthy. */
+export function withMonitorOption<T>(yargs: Argv<T>) {
+  return yargs.option('monitor', {
+    alias: 'm',
+    type: 'boolean',
+    default: false,
+    describe: 'afterwards, keep running its health checks and replace it (zero-downtime) when it turns unhealthy; until interrupted',
+  });
+}

@@ -20,6 +20,9 @@ export type EngineEvent =
   | { type: 'drain-started'; container: string; deadline: Date }
   | { type: 'drain-progress'; container: string; liveConnections: number; deadline: Date }
   | { type: 'drained'; container: string; waitedMs: number; closedConnections: number }
+  | { type: 'health'; container: string; state: 'healthy' | 'unhealthy' | 'unknown'; failing: string[] }
+  | { type: 'replacing'; container: string; reason: string }
+  | { type: 'replace-failed'; container: string; reason: string; retryInMs: number }
   | { type: 'stopped'; container: string }
   | { type: 'removed'; container: string };
 

@@ -3,6 +3,7 @@ export * from './events';
 export * from './frontends';
 export * from './host-context';
 export * from './list';
+export * from './monitor';
 export { observeComponent, serverName, type ObservedComponent } from './observe';
 export { retireContainers, type Retired } from './retire';
 export * from './stop';

@@ -25,6 +25,8 @@ export interface UpdateRequest {
   pull?: 'missing' | 'always';
   /** Gantryd's `start`: when any container already serves, leave it as it is. */
   ifNoneServing?: boolean;
+  /** Start a fresh container even when the serving one is up to date (it failed its health checks). */
+  replace?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
 }
@@ -99,7 +101,7 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
   emit({ type: 'image-ready', image, imageId: imageInfo.id, pulled: imageInfo.pulled });
   clock.mark('image');
 
-  const current = observed.serving.find((c) => c.imageId === imageInfo.id && c.configHash === configHash && c.state === 'running');
+  const current = req.replace ? undefined : observed.serving.find((c) => c.imageId === imageInfo.id && c.configHash === configHash && c.state === 'running');
   let serving: ManagedContainer;
   let unchanged = false;
   if (current) {

@@ -1,17 +1,17 @@
-import { updateComponent } from '@gantry/agent';
+import { monitorComponent, updateComponent } from '@gantry/agent';
 import type { CommandModule } from 'yargs';
 import { formatTimings } from '../../format-event';
 import { openLocalEngine } from '../../local-engine';
-import { withLocalOptions, type LocalArgs } from '../../local-options';
+import { withLocalOptions, withMonitorOption, type LocalArgs } from '../../local-options';
 import { runVerb } from '../../run-verb';
 
-type Args = LocalArgs & { tag?: string; pull?: 'missing' | 'always' };
+type Args = LocalArgs & { tag?: string; pull?: 'missing' | 'always'; monitor: boolean };
 
 export const updateCommand: CommandModule<object, Args> = {
   command: 'update <config> <component>',
   describe: 'start the new version beside the old, switch traffic once it is ready, drain and stop the old',
   builder: (y) =>
-    withLocalOptions(y)
+    withMonitorOption(withLocalOptions(y))
       .option('tag', { type: 'string', describe: "run this tag instead of the config's" })
       .option('pull', { choices: ['missing', 'always'] as const, describe: 'pull the image only when missing, or always (default: always for "latest")' }) as never,
   handler: (args) =>
@@ -25,5 +25,6 @@ export const updateCommand: CommandModule<object, Args> = {
           : `done     ${summary.component} ${summary.version} serving on ${summary.container.slice(0, 12)}${drainNote.length ? `; ${drainNote.join('; ')}` : ''}`,
         `phases   ${formatTimings(summary.timings)}`,
       ]);
+      if (args.monitor) await monitorComponent(deps, ctx, { config, component: args.component, onEvent: reporter.event, signal });
     }),
 };
