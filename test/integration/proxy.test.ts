@@ -5,11 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serviceEnv, waitFor } from '@gantry/testkit';
-import { type Frontend, HaproxyHostProxy, ProxyConfigError, ProxyProcessError } from '../../packages/agent/src/proxy';
+import { serviceEnv, startLoad, waitFor } from '@gantry/testkit';
+import { type Frontend, HaproxyHostProxy, ProxyBindError, ProxyConfigError, ProxyProcessError } from '../../packages/agent/src/proxy';
+import { HaproxyProcess } from '../../packages/agent/src/proxy/haproxy-process';
 import { RuntimeApi } from '../../packages/agent/src/proxy/runtime-api';
 
 const haproxyBin = serviceEnv().haproxyBin;
@@ -98,6 +99,53 @@ function openStream(url: string): Stream {
   });
   req.on('error', markClosed);
   return { received: () => received, closed, destroy: () => req.destroy() };
+}
+
+/** A plain TCP connection for HTTP/1.1 exchanges on one socket, nothing reused or retried behind our back. */
+async function rawConnection(host: string, port: number) {
+  const socket = createConnection({ host, port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.setEncoding('utf8');
+  let closed = false;
+  socket.on('close', () => (closed = true));
+  return {
+    /** Writes a request and resolves with the response once a complete one (Content-Length) is in. */
+    exchange: (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        if (closed) return reject(new Error('connection was closed before the request'));
+        let data = '';
+        const onData = (chunk: string) => {
+          data += chunk;
+          const head = data.indexOf('\r\n\r\n');
+          const length = /content-length:\s*(\d+)/i.exec(data);
+          if (head >= 0 && length && data.length >= head + 4 + Number(length[1])) {
+            done();
+            resolve(data);
+          }
+        };
+        const onEnd = () => {
+          done();
+          reject(new Error(`connection closed; got ${JSON.stringify(data)}`));
+        };
+        const onError = (err: Error) => {
+          done();
+          reject(err);
+        };
+        const done = () => {
+          socket.off('data', onData);
+          socket.off('close', onEnd);
+          socket.off('error', onError);
+        };
+        socket.on('data', onData);
+        socket.once('close', onEnd);
+        socket.once('error', onError);
+        socket.write(request);
+      }),
+    destroy: () => socket.destroy(),
+  };
 }
 
 interface LoadResult {
@@ -331,6 +379,93 @@ describe('host proxy on HAProxy 2.6', () => {
     expect(await get(url('/', api2))).toEqual({ status: 200, body: 'c' });
   });
 
+  it('counts what old workers may still send, and closes a stream an old worker holds on removal', async () => {
+    const { proxy, url, frontends, bindAddress } = await setup();
+    const [a, b] = [await backend('a'), await backend('b')];
+    await proxy.addServer('web', a.server, 'ready');
+    const stream = openStream(url('/stream'));
+    await waitFor(() => stream.received().length > 3, { what: 'the stream to flow' });
+    const idle = await rawConnection(bindAddress, frontends[0].port);
+    const request = `GET / HTTP/1.1\r\nHost: ${bindAddress}\r\n\r\n`;
+    expect(await idle.exchange(request)).toMatch(/\r\n\r\na$/);
+
+    const before = await proxy.running();
+    await proxy.ensure([...frontends, { name: 'api', bindAddress, port: await freePort(bindAddress), mode: 'http' }]);
+    const api = new RuntimeApi(proxy.paths);
+    expect((await api.showProc()).old.map((p) => p.pid)).toEqual([before?.workerPid]);
+    // The stream, and the idle connection that may still send a request to a.
+    expect(await proxy.liveConnections('web', 'a')).toBe(2);
+
+    // Draining a changes the current worker only: old workers refuse server commands.
+    await proxy.addServer('web', b.server, 'ready');
+    await proxy.setServerState('web', 'a', 'drain');
+    expect(await proxy.liveConnections('web', 'a')).toBe(2);
+    expect(await proxy.liveConnections('web', 'b')).toBe(0);
+    // Which is why the idle connection still counted: the old worker sends its request to a.
+    const reply = await idle.exchange(request);
+    expect(reply).toMatch(/\r\n\r\na$/);
+    expect(reply.toLowerCase()).toContain('connection: close');
+    await waitFor(async () => (await proxy.liveConnections('web', 'a')) === 1, { what: 'only the stream to be left' });
+
+    await proxy.removeServer('web', 'a');
+    await stream.closed;
+    await waitFor(async () => (await api.showProc()).old.length === 0, { what: 'the old worker to exit' });
+    expect(await proxy.liveConnections('web', 'a')).toBe(0);
+    expect((await proxy.servers('web')).map((s) => s.name)).toEqual(['b']);
+  });
+
+  it('answers a request sent after a reload on a keep-alive connection that sat idle across it', async () => {
+    const { proxy, frontends, bindAddress } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const socket = await rawConnection(frontends[0].bindAddress, frontends[0].port);
+    const request = `GET / HTTP/1.1\r\nHost: ${bindAddress}\r\n\r\n`;
+    expect(await socket.exchange(request)).toMatch(/^HTTP\/1\.1 200[^]*\r\n\r\na$/);
+
+    const before = await proxy.running();
+    await proxy.ensure([...frontends, { name: 'api', bindAddress, port: await freePort(bindAddress), mode: 'http' }]);
+    expect((await proxy.running())?.workerPid).not.toBe(before?.workerPid);
+    // Until the old worker has begun its soft stop (or already exited), a request could not tell.
+    const api = new RuntimeApi(proxy.paths);
+    await waitFor(
+      async () => {
+        const info = await api.onWorker(before!.workerPid, 'show info', true);
+        return info === undefined || /^Stopping: 1$/m.test(info);
+      },
+      { what: 'the old worker to soft-stop' },
+    );
+
+    // The old worker answers it and closes the connection only then.
+    const reply = await socket.exchange(request);
+    expect(reply).toMatch(/^HTTP\/1\.1 200[^]*\r\n\r\na$/);
+    expect(reply.toLowerCase()).toContain('connection: close');
+    socket.destroy();
+  });
+
+  it('loses no keep-alive request over repeated reloads', async () => {
+    const { proxy, url, frontends, bindAddress } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    // Rate-limited keep-alive load: connections sit idle between requests, as real clients' do.
+    // (Without idle-close-on-response this loses a few requests per 20 reloads to resets.)
+    const load = startLoad({ url: url(), connections: 16, rate: 400 });
+    await waitFor(() => load.snapshot().ok > 100, { what: 'traffic to flow' });
+    const extra: Frontend = { name: 'api', bindAddress, port: await freePort(bindAddress), mode: 'http' };
+    let worker = (await proxy.running())?.workerPid;
+    for (let i = 0; i < 10; i++) {
+      await proxy.ensure(i % 2 === 0 ? [...frontends, extra] : frontends);
+      const now = (await proxy.running())?.workerPid;
+      expect(now).not.toBe(worker);
+      worker = now;
+      const ok = load.snapshot().ok;
+      await waitFor(() => load.snapshot().ok > ok + 20, { what: `traffic after reload ${i + 1}` });
+    }
+    const report = await load.stop();
+    expect(report.samples).toEqual([]);
+    expect(report.errors + report.non2xx).toBe(0);
+    expect(report.ok).toBe(report.sent);
+  });
+
   it('is adopted by a restarted agent without a restart or a failed request, and restarts from disk when the master died', async () => {
     const { proxy, url, frontends, stateDir } = await setup();
     const [a, b] = [await backend('a'), await backend('b')];
@@ -344,17 +479,21 @@ describe('host proxy on HAProxy 2.6', () => {
     const restarted = newProxy(stateDir);
     await restarted.ensure(frontends);
     expect(await restarted.running()).toEqual(before);
-    expect(await restarted.servers('web')).toEqual(await proxy.servers('web'));
+    const listed = async (p: HaproxyHostProxy) => (await p.servers('web')).map(({ name, address, port, state }) => ({ name, address, port, state }));
+    expect(await listed(restarted)).toEqual([
+      { name: 'a', address: '127.0.0.1', port: a.port, state: 'ready' },
+      { name: 'b', address: '127.0.0.1', port: b.port, state: 'drain' },
+    ]);
+    expect(await listed(restarted)).toEqual(await listed(proxy));
     await restarted.setServerState('web', 'b', 'ready');
     await waitFor(() => load.ok() > 200, { what: 'traffic after adoption' });
     const result = await load.stop();
     expect(result.failures).toEqual([]);
     expect((await restarted.servers('web')).map((s) => s.state)).toEqual(['ready', 'ready']);
 
-    // The master died and its pid now means nothing: start afresh from what is on disk.
-    await restarted.stop();
-    const dead = Number(execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).trim());
-    writeFileSync(join(stateDir, 'haproxy.pid'), `${dead}\n`);
+    // The master is killed (its worker follows it); pidfile and sockets stay behind, stale.
+    process.kill(before!.masterPid, 'SIGKILL');
+    await waitFor(async () => (await restarted.running().catch(() => undefined)) === undefined, { what: 'HAProxy to be gone' });
     const third = newProxy(stateDir);
     expect(await third.servers('web')).toEqual([]);
     await third.ensure(frontends);
@@ -366,6 +505,23 @@ describe('host proxy on HAProxy 2.6', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await get(url())).body);
     expect([...seen].sort()).toEqual(['a', 'b']);
+  });
+
+  it('starts afresh when the pidfile names a process that is not its master', async () => {
+    const { proxy, url, frontends, stateDir } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    await proxy.stop();
+    for (const pid of [Number(execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' })), process.pid]) {
+      // A dead pid, then a live process that is not HAProxy (pid reuse).
+      writeFileSync(join(stateDir, 'haproxy.pid'), `${pid}\n`);
+      const next = newProxy(stateDir);
+      expect(await next.running()).toBeUndefined();
+      await next.ensure(frontends);
+      expect(await masterPid(next)).not.toBe(pid);
+      expect(await get(url())).toEqual({ status: 200, body: 'a' });
+      await next.stop();
+    }
   });
 
   it('reports a config HAProxy refuses with its own message and changes nothing', async () => {
@@ -387,24 +543,51 @@ describe('host proxy on HAProxy 2.6', () => {
     expect(await get(url())).toEqual({ status: 200, body: 'a' });
   });
 
-  it('keeps the old worker serving when a reload fails at bind time, and reports why', async () => {
-    const { proxy, url, frontends, stateDir } = await setup();
+  it('refuses a frontend it cannot bind before touching the running HAProxy', async () => {
+    const { proxy, url, frontends, stateDir, bindAddress } = await setup();
     const a = await backend('a');
     await proxy.addServer('web', a.server, 'ready');
     const before = await proxy.running();
     const configBefore = readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8');
+    const load = requestLoop(url(), { concurrency: 4 });
+    await waitFor(() => load.ok() > 20, { what: 'traffic to flow' });
 
     // Valid for `haproxy -c`, but no interface has this address.
     const unbindable: Frontend = { name: 'elsewhere', bindAddress: '192.0.2.1', port: 8080, mode: 'http' };
-    const failure = await proxy.ensure([...frontends, unbindable]).catch((err: unknown) => err);
+    await expect(proxy.ensure([...frontends, unbindable])).rejects.toThrow(/frontend elsewhere cannot bind 192\.0\.2\.1:8080: EADDRNOTAVAIL/);
+    // A port some other process listens on.
+    const squatter = http.createServer();
+    const port = await new Promise<number>((resolve) => squatter.listen(0, bindAddress, () => resolve((squatter.address() as AddressInfo).port)));
+    await expect(proxy.ensure([...frontends, { name: 'taken', bindAddress, port, mode: 'http' }])).rejects.toBeInstanceOf(ProxyBindError);
+    squatter.close();
+
+    const okBefore = load.ok();
+    await waitFor(() => load.ok() > okBefore + 20, { what: 'traffic after the refusals' });
+    expect((await load.stop()).failures).toEqual([]);
+    expect(await proxy.running()).toEqual(before);
+    expect(readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8')).toBe(configBefore);
+  });
+
+  it('keeps the previous worker when HAProxy itself fails a reload, and reports its log', async () => {
+    const { proxy, url, frontends, stateDir } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const before = await proxy.running();
+
+    // Past every check of ours (as if the address vanished in between): HAProxy fails to bind.
+    const cfg = join(stateDir, 'haproxy.cfg');
+    const good = readFileSync(cfg, 'utf8');
+    writeFileSync(cfg, good.replace(`    bind ${frontends[0].bindAddress}:${frontends[0].port}\n`, (line) => `${line}    bind 192.0.2.1:8080\n`));
+    const process = new HaproxyProcess({ paths: proxy.paths, bin: haproxyBin, api: new RuntimeApi(proxy.paths), readyTimeoutMs: 20_000 });
+    const failure = await process.reload().catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(ProxyProcessError);
-    expect((failure as Error).message).toMatch(/cannot bind socket.*192\.0\.2\.1:8080/);
+    expect((failure as Error).message).toMatch(/cannot bind socket \(Cannot assign requested address\) for \[192\.0\.2\.1:8080\]/);
 
     expect((await proxy.running())?.workerPid).toBe(before?.workerPid);
-    expect(readFileSync(join(stateDir, 'haproxy.cfg'), 'utf8')).toBe(configBefore);
-    expect(await get(url())).toEqual({ status: 200, body: 'a' });
-    // And it recovers: the wanted frontends are served after the next ensure.
-    await proxy.ensure(frontends);
+    await waitFor(async () => (await get(url()).catch(() => undefined))?.body === 'a', { what: 'the previous worker to serve again' });
+    // Converges once the config is fine again.
+    writeFileSync(cfg, good);
+    await proxy.ensure([...frontends, { ...frontends[0], name: 'more', port: await freePort(frontends[0].bindAddress) }]);
     expect(await get(url())).toEqual({ status: 200, body: 'a' });
   });
 });

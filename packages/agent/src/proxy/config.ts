@@ -23,6 +23,15 @@ export interface ProxySettings {
   hardStopAfter: HaproxyTime;
   /** Adds `option forwardfor` (X-Forwarded-For) to http frontends. */
   forwardFor: boolean;
+  /**
+   * `option idle-close-on-response` on http frontends (default on). Off, HAProxy's default: on a
+   * reload the old worker closes idle keep-alive client connections at once, and clients that send
+   * on one at that moment get a reset (measured: 2-5 per 20 reloads under keep-alive load). On: the
+   * old worker answers one more request on each idle connection (with `Connection: close`), routed
+   * by its own server list, which the Runtime API can no longer change ("Proxy is disabled"); so
+   * `liveConnections` counts those idle connections for every server the old worker may pick.
+   */
+  idleCloseOnResponse: boolean;
   /** Global connection limit; HAProxy derives one from the fd limit when absent. */
   maxconn?: number;
 }
@@ -31,6 +40,7 @@ export const DEFAULT_SETTINGS: ProxySettings = {
   timeouts: { connect: '5s', client: '1h', server: '1h', tunnel: '1h', httpRequest: '30s', httpKeepAlive: '60s' },
   hardStopAfter: '1h',
   forwardFor: false,
+  idleCloseOnResponse: true,
 };
 
 /** Settings as callers give them: anything left out takes its default. */
@@ -38,6 +48,7 @@ export interface ProxySettingsInput {
   timeouts?: Partial<ProxySettings['timeouts']>;
   hardStopAfter?: HaproxyTime;
   forwardFor?: boolean;
+  idleCloseOnResponse?: boolean;
   maxconn?: number;
 }
 
@@ -48,6 +59,7 @@ export function resolveSettings(input: ProxySettingsInput = {}): ProxySettings {
     timeouts: { ...DEFAULT_SETTINGS.timeouts, ...input.timeouts },
     hardStopAfter: input.hardStopAfter ?? DEFAULT_SETTINGS.hardStopAfter,
     forwardFor: input.forwardFor ?? DEFAULT_SETTINGS.forwardFor,
+    idleCloseOnResponse: input.idleCloseOnResponse ?? DEFAULT_SETTINGS.idleCloseOnResponse,
     ...(input.maxconn !== undefined ? { maxconn: input.maxconn } : {}),
   };
   for (const [key, value] of [...Object.entries(settings.timeouts), ['hardStopAfter', settings.hardStopAfter] as const]) {
@@ -104,6 +116,7 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
   for (const frontend of desired.frontends) {
     const backend = backendName(frontend.name);
     lines.push('', `frontend ${frontendProxyName(frontend.name)}`, `    mode ${frontend.mode}`, `    bind ${hostPort(frontend.bindAddress, frontend.port)}`);
+    if (frontend.mode === 'http' && settings.idleCloseOnResponse) lines.push('    option idle-close-on-response');
     if (frontend.mode === 'http' && settings.forwardFor) lines.push('    option forwardfor');
     lines.push(`    default_backend ${backend}`);
     // roundrobin is a dynamic algorithm: required for `add server`.

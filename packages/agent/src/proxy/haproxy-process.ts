@@ -59,8 +59,9 @@ export class HaproxyProcess {
   validate(configPath: string): Promise<void> {
     return new Promise((resolve, reject) => {
       execFile(this.opts.bin, ['-c', '-f', configPath], { timeout: 30_000 }, (err, stdout, stderr) => {
-        if (err) reject(new ProxyConfigError(`${stdout}${stderr}`.trim() || err.message));
-        else resolve();
+        if (!err) resolve();
+        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error(`cannot run ${this.opts.bin}: not found`));
+        else reject(new ProxyConfigError(`${stdout}${stderr}`.trim() || err.message));
       });
     });
   }
@@ -95,6 +96,7 @@ export class HaproxyProcess {
     const logOffset = await this.logSize();
     const log = openSync(paths.log, 'a', 0o600);
     let exited: string | undefined;
+    let childPid: number | undefined;
     try {
       const child = spawn(bin, ['-W', '-S', `${paths.masterSocket},mode,600`, '-f', paths.config, '-p', paths.pidFile], {
         cwd: paths.dir,
@@ -104,6 +106,7 @@ export class HaproxyProcess {
       child.on('exit', (code, signal) => (exited = `haproxy exited during start (${signal ?? `code ${code}`})`));
       child.on('error', (err) => (exited = `could not run ${bin}: ${err.message}`));
       child.unref();
+      childPid = child.pid;
     } finally {
       closeSync(log);
     }
@@ -116,7 +119,17 @@ export class HaproxyProcess {
         const workerPid = procs && (await this.currentWorkerReady(procs));
         if (workerPid !== undefined) return { masterPid, workerPid };
       }
-      if (Date.now() >= deadline) throw new ProxyProcessError(`haproxy did not become ready within ${this.opts.readyTimeoutMs} ms`, await this.logSince(logOffset));
+      if (Date.now() >= deadline) {
+        // Not left half-started: a later start would share the ports with it (SO_REUSEPORT).
+        if (childPid !== undefined) {
+          try {
+            process.kill(childPid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        throw new ProxyProcessError(`haproxy did not become ready within ${this.opts.readyTimeoutMs} ms`, await this.logSince(logOffset));
+      }
       await sleep(25);
     }
   }

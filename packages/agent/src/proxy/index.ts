@@ -1,3 +1,4 @@
+export { ProxyBindError } from './bind-probe';
 export { DEFAULT_SETTINGS, type HaproxyTime, type ProxySettings, type ProxySettingsInput } from './config';
 export { ProxyConfigError, ProxyProcessError, UnknownFrontendError, UnknownServerError } from './errors';
 export { type Frontend, type ProxyServer, type ServerState, backendName, frontendProxyName, sanitizeName } from './frontend';

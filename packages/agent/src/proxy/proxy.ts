@@ -1,4 +1,5 @@
 import { mkdir, unlink } from 'node:fs/promises';
+import { probeNewBinds } from './bind-probe';
 import { type ProxySettings, type ProxySettingsInput, renderConfig, renderServerState, resolveSettings, structureFingerprint } from './config';
 import { type DesiredProxy, type DesiredServer, emptyDesired, findFrontend, findServer, parseDesired, withFrontends, withoutServer, withServer } from './desired';
 import { UnknownFrontendError, UnknownServerError } from './errors';
@@ -12,16 +13,22 @@ import {
   assertValidServer,
   assertValidState,
   backendName,
+  frontendProxyName,
 } from './frontend';
 import { HaproxyProcess, type RunningProxy } from './haproxy-process';
 import { type ProxyPaths, proxyPaths } from './paths';
 import { RuntimeApi, isNoSuchServer } from './runtime-api';
 import type { ServerStateRow } from './runtime-parse';
+import { liveConnectionsOf } from './server-load';
 
 /** A server as the running proxy has it. */
 export interface ServerStatus extends ProxyServer {
   state: ServerState;
-  /** Sessions plus queued requests on this server, summed over the current and old HAProxy workers. */
+  /**
+   * Sessions plus queued requests on this server, summed over the current and old HAProxy workers,
+   * plus idle client connections of old workers that still list it as usable (each may send one
+   * more request there). What a drain waits for.
+   */
   liveConnections: number;
 }
 
@@ -40,7 +47,7 @@ export interface HostProxy {
   removeServer(frontend: string, server: string): Promise<void>;
   /** The servers of a frontend as the running proxy has them; empty when the proxy does not run. */
   servers(frontend: string): Promise<ServerStatus[]>;
-  /** Sessions plus queued requests of one server over all workers; 0 when absent. */
+  /** One server's {@link ServerStatus.liveConnections}; 0 when absent or when the proxy does not run. */
   liveConnections(frontend: string, server: string): Promise<number>;
   /** Stops the proxy (hard): for tests and teardown only, the agent never stops it. */
   stop(): Promise<void>;
@@ -94,8 +101,10 @@ export class HaproxyHostProxy implements HostProxy {
       await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
       const previous = await this.loadDesired();
       const next = withFrontends(previous, frontends);
-      await this.persist(next); // validates first: a config HAProxy refuses changes nothing
       const running = await this.process.running();
+      // Binds the running HAProxy holds are not probed; without one running, all of them are.
+      await probeNewBinds(running ? previous.frontends : [], next.frontends);
+      await this.persist(next); // validates first: a config HAProxy refuses changes nothing
       const loaded = await this.readLoaded();
       const fingerprint = structureFingerprint(this.configInput(next));
       if (running && loaded?.masterPid === running.masterPid && loaded.fingerprint === fingerprint) {
@@ -123,11 +132,11 @@ export class HaproxyHostProxy implements HostProxy {
       if (!findFrontend(previous, frontend)) throw new UnknownFrontendError(frontend);
       await this.requireRunning();
       const wanted: DesiredServer = { name: server.name, address: server.address, port: server.port, state };
-      await this.persist(withServer(previous, frontend, wanted));
+      await this.persist(withServer(previous, frontend, wanted), 'servers-only');
       try {
         await this.convergeServer(backendName(frontend), wanted, await this.liveServer(backendName(frontend), wanted.name));
       } catch (err) {
-        if (!findServer(previous, frontend, server.name)) await this.persist(previous).catch(() => undefined);
+        if (!findServer(previous, frontend, server.name)) await this.persist(previous, 'servers-only').catch(() => undefined);
         throw err;
       }
     });
@@ -142,10 +151,10 @@ export class HaproxyHostProxy implements HostProxy {
       if (!current) throw new UnknownServerError(frontend, server);
       await this.requireRunning();
       const wanted = { ...current, state };
-      await this.persist(withServer(previous, frontend, wanted));
+      await this.persist(withServer(previous, frontend, wanted), 'servers-only');
+      // Old workers (after a reload) refuse server commands ("Proxy is disabled"): the state
+      // applies to the current worker, and liveConnections() counts what old ones may still send.
       await this.convergeServer(backendName(frontend), wanted, await this.liveServer(backendName(frontend), server));
-      // Old workers still route requests arriving on their open connections: same state there.
-      await this.onOldWorkers((pid) => this.api.setServerState(backendName(frontend), server, state, pid));
     });
   }
 
@@ -153,7 +162,7 @@ export class HaproxyHostProxy implements HostProxy {
     return this.exclusive(async () => {
       assertValidName('server', server);
       const previous = await this.loadDesired();
-      if (findServer(previous, frontend, server)) await this.persist(withoutServer(previous, frontend, server));
+      if (findServer(previous, frontend, server)) await this.persist(withoutServer(previous, frontend, server), 'servers-only');
       if ((await this.process.masterPid()) === undefined) return;
       await this.removeFromRuntime(backendName(frontend), server);
     });
@@ -162,17 +171,19 @@ export class HaproxyHostProxy implements HostProxy {
   async servers(frontend: string): Promise<ServerStatus[]> {
     if ((await this.process.masterPid()) === undefined) return [];
     const backend = backendName(frontend);
-    const [rows, loads] = await Promise.all([this.api.serversState(backend), this.api.serverLoads(backend)]);
-    return rows.map((row) => {
-      const load = loads.get(row.server);
-      return { name: row.server, address: row.address, port: row.port, state: row.state, liveConnections: load ? load.scur + load.qcur : 0 };
-    });
+    const [rows, loads] = await Promise.all([this.api.serversState(backend), this.api.serverLoads(frontendProxyName(frontend), backend)]);
+    return rows.map((row) => ({
+      name: row.server,
+      address: row.address,
+      port: row.port,
+      state: row.state,
+      liveConnections: liveConnectionsOf(loads.get(row.server)),
+    }));
   }
 
   async liveConnections(frontend: string, server: string): Promise<number> {
     if ((await this.process.masterPid()) === undefined) return 0;
-    const load = (await this.api.serverLoads(backendName(frontend))).get(server);
-    return load ? load.scur + load.qcur : 0;
+    return liveConnectionsOf((await this.api.serverLoads(frontendProxyName(frontend), backendName(frontend))).get(server));
   }
 
   stop(): Promise<void> {
@@ -214,15 +225,17 @@ export class HaproxyHostProxy implements HostProxy {
   }
 
   /**
-   * Writes the desired state and the files rendered from it. A changed config is validated with
-   * `haproxy -c` first and only then moved into place (atomically); nothing is reloaded here.
+   * Writes the desired state and the files rendered from it, atomically; nothing is reloaded here.
+   * With `validate`, a changed config passes `haproxy -c` before it is moved into place. Server
+   * changes skip that (~40 ms, most of a switch): their lines are rendered from a name, an IP and a
+   * port that were checked already, so they cannot make HAProxy refuse the config.
    */
-  private async persist(desired: DesiredProxy): Promise<void> {
+  private async persist(desired: DesiredProxy, validate: 'validate' | 'servers-only' = 'validate'): Promise<void> {
     const config = renderConfig(this.configInput(desired));
     const configChanged = (await readIfExists(this.paths.config)) !== config;
     const candidate = tempPathFor(this.paths.config);
     try {
-      if (configChanged) {
+      if (configChanged && validate === 'validate') {
         await writeFileAtomic(candidate, config);
         await this.process.validate(candidate);
       }
@@ -264,13 +277,12 @@ export class HaproxyHostProxy implements HostProxy {
 
   /**
    * maint (no new sessions), `shutdown sessions` (maint alone keeps them), then `del server`,
-   * retried while connections are still detaching. Old workers get maint and shutdown too.
+   * retried while connections are still detaching. On old workers, which refuse server commands,
+   * the server's streams are shut one by one.
    */
   private async removeFromRuntime(backend: string, server: string): Promise<void> {
-    await this.onOldWorkers(async (pid) => {
-      await this.api.setServerState(backend, server, 'maint', pid);
-      await this.api.shutdownSessions(backend, server, pid);
-    });
+    const procs = await this.api.showProc();
+    await Promise.all(procs.old.map((p) => this.api.shutdownServerStreams(backend, server, p.pid)));
     if (!(await this.liveServer(backend, server))) return;
     const deadline = Date.now() + this.removeTimeoutMs;
     for (;;) {
@@ -285,17 +297,5 @@ export class HaproxyHostProxy implements HostProxy {
       if (Date.now() >= deadline) throw new Error(`server ${backend}/${server} still has connections after ${this.removeTimeoutMs} ms; not deleted`);
       await sleep(20);
     }
-  }
-
-  /** Best effort on every old worker: one that exited or lacks the server is skipped. */
-  private async onOldWorkers(fn: (pid: number) => Promise<void>): Promise<void> {
-    const procs = await this.api.showProc();
-    await Promise.all(
-      procs.old.map((p) =>
-        fn(p.pid).catch((err: unknown) => {
-          if (!isNoSuchServer(err)) throw err;
-        }),
-      ),
-    );
   }
 }

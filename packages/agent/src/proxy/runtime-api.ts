@@ -1,7 +1,23 @@
 import { createConnection } from 'node:net';
 import { hostPort } from './frontend';
 import type { ServerState } from './frontend';
-import { type ProcList, type ServerStateRow, type StatRow, parseInfoPid, parseServersState, parseShowProc, parseShowStat } from './runtime-parse';
+import {
+  type ProcList,
+  type ServerStateRow,
+  type SessionRow,
+  type StatRow,
+  parseInfoPid,
+  parseServersState,
+  parseShowProc,
+  parseShowSess,
+  parseShowStat,
+} from './runtime-parse';
+import { type ServerLoad, type WorkerStats, serverLoads } from './server-load';
+
+/** Type filters of `show stat <proxy> <types> <sid>`. */
+const STAT_FRONTEND = 1;
+const STAT_BACKEND = 2;
+const STAT_SERVERS = 4;
 
 /** The socket did not accept a connection (HAProxy not running, or the master re-executing during a reload). */
 export class SocketUnavailableError extends Error {
@@ -75,13 +91,6 @@ export async function sendCommandRetrying(socketPath: string, command: string, o
 
 const TARGET_GONE = /^Can't find the target PID/;
 
-/** A server's sessions as one worker sees them. */
-export interface ServerLoad {
-  server: string;
-  scur: number;
-  qcur: number;
-}
-
 /**
  * Typed Runtime API of one HAProxy: the current worker through its stats socket, any worker (also
  * old ones after a reload) through the master CLI with `@!<pid>`.
@@ -123,29 +132,53 @@ export class RuntimeApi {
     return parseServersState(out);
   }
 
-  /** Server rows of `backend` on worker `pid`; empty when the worker is gone or lacks the backend. */
-  async serverStats(backend: string, pid: number): Promise<StatRow[]> {
-    const out = await this.onWorker(pid, `show stat ${backend} 4 -1`, true);
+  /** `show stat <proxy> <types> -1` on worker `pid`; empty when the worker is gone or lacks the proxy. */
+  async proxyStats(proxy: string, types: number, pid: number): Promise<StatRow[]> {
+    const out = await this.onWorker(pid, `show stat ${proxy} ${types} -1`, true);
     if (out === undefined || !out.startsWith('# ')) return [];
-    return parseShowStat(out).filter((row) => row.pxname === backend && row.type === 2);
+    return parseShowStat(out).filter((row) => row.pxname === proxy);
+  }
+
+  /** Server rows of `backend` on worker `pid`. */
+  serverStats(backend: string, pid: number): Promise<StatRow[]> {
+    return this.proxyStats(backend, STAT_SERVERS, pid);
   }
 
   /**
-   * Sessions and queue per server of `backend`, summed over the current AND old workers: after a
-   * reload, old workers keep serving their sessions and only they can count them.
+   * What every worker reports for one frontend/backend pair: the current worker its server rows,
+   * each old worker (after a reload) also its backend and frontend rows. See {@link serverLoads}.
    */
-  async serverLoads(backend: string): Promise<Map<string, ServerLoad>> {
+  async workerStats(frontendProxy: string, backend: string): Promise<WorkerStats> {
     const procs = await this.showProc();
-    const pids = [...procs.current, ...procs.old].map((p) => p.pid);
-    const perWorker = await Promise.all(pids.map((pid) => this.serverStats(backend, pid)));
-    const loads = new Map<string, ServerLoad>();
-    for (const row of perWorker.flat()) {
-      const load = loads.get(row.svname) ?? { server: row.svname, scur: 0, qcur: 0 };
-      load.scur += row.scur;
-      load.qcur += row.qcur;
-      loads.set(row.svname, load);
-    }
-    return loads;
+    const current = await Promise.all(procs.current.map((p) => this.serverStats(backend, p.pid)));
+    const old = await Promise.all(
+      procs.old.map(async (p) => ({
+        backend: await this.proxyStats(backend, STAT_BACKEND | STAT_SERVERS, p.pid),
+        frontend: await this.proxyStats(frontendProxy, STAT_FRONTEND, p.pid),
+      })),
+    );
+    return { current, old };
+  }
+
+  /** Sessions of each server, over the current and old workers; see {@link serverLoads}. */
+  async serverLoads(frontendProxy: string, backend: string): Promise<Map<string, ServerLoad>> {
+    return serverLoads(await this.workerStats(frontendProxy, backend));
+  }
+
+  /** Streams on worker `pid` (`show sess`); empty when the worker is gone. */
+  async sessions(pid: number): Promise<SessionRow[]> {
+    const out = await this.onWorker(pid, 'show sess', true);
+    return out === undefined ? [] : parseShowSess(out);
+  }
+
+  /**
+   * Closes the streams of one server on worker `pid` one by one (`shutdown session <id>`). For old
+   * workers, which refuse every server command ("Proxy is disabled"), this is the only way.
+   */
+  async shutdownServerStreams(backend: string, server: string, pid: number): Promise<number> {
+    const streams = (await this.sessions(pid)).filter((s) => s.backend === backend && s.server === server);
+    for (const stream of streams) await this.onWorker(pid, `shutdown session ${stream.id}`);
+    return streams.length;
   }
 
   /** `add server`; HAProxy 2.6 creates it in maintenance. */
@@ -161,18 +194,18 @@ export class RuntimeApi {
     if (!/changed|no need to change/.test(out)) throw new RuntimeApiError(command, out);
   }
 
-  /** `set server <b>/<s> state ...` on the current worker, or on worker `pid` through the master. */
-  async setServerState(backend: string, server: string, state: ServerState, pid?: number): Promise<void> {
+  /** `set server <b>/<s> state ...` on the current worker. */
+  async setServerState(backend: string, server: string, state: ServerState): Promise<void> {
     const command = `set server ${backend}/${server} state ${state}`;
-    const out = pid === undefined ? await this.worker(command) : await this.onWorker(pid, command);
-    if (out !== undefined && out.trim() !== '') throw new RuntimeApiError(command, out);
+    const out = await this.worker(command);
+    if (out.trim() !== '') throw new RuntimeApiError(command, out);
   }
 
-  /** Closes every session of the server (state `maint` alone leaves them open). */
-  async shutdownSessions(backend: string, server: string, pid?: number): Promise<void> {
+  /** Closes every session of the server on the current worker (state `maint` alone leaves them open). */
+  async shutdownSessions(backend: string, server: string): Promise<void> {
     const command = `shutdown sessions server ${backend}/${server}`;
-    const out = pid === undefined ? await this.worker(command) : await this.onWorker(pid, command);
-    if (out !== undefined && out.trim() !== '') throw new RuntimeApiError(command, out);
+    const out = await this.worker(command);
+    if (out.trim() !== '') throw new RuntimeApiError(command, out);
   }
 
   /** `del server`: returns false while the server still has connections attached. */

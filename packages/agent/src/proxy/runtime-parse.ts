@@ -179,3 +179,26 @@ export function parseInfoPid(text: string): number {
   if (!match) throw new Error(`not show info output: ${text.slice(0, 200)}`);
   return int(match[1]);
 }
+
+/** One stream of `show sess`. */
+export interface SessionRow {
+  /** Stream pointer, the argument of `shutdown session`. */
+  id: string;
+  frontend: string;
+  /** `<NONE>` until a backend is chosen. */
+  backend: string;
+  /** `<none>` until a server is chosen. */
+  server: string;
+}
+
+/** Parses `show sess`: `0x55a6...: proto=tcpv4 src=... fe=fe_web be=be_web srv=a ts=00 ...`, one stream per line. */
+export function parseShowSess(text: string): SessionRow[] {
+  const rows: SessionRow[] = [];
+  for (const line of text.split('\n')) {
+    const id = /^(0x[0-9a-f]+):/.exec(line);
+    if (!id) continue;
+    const field = (name: string): string => new RegExp(`\\s${name}=(\\S+)`).exec(line)?.[1] ?? '';
+    rows.push({ id: id[1], frontend: field('fe'), backend: field('be'), server: field('srv') });
+  }
+  return rows;
+}
