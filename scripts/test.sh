@@ -12,8 +12,10 @@ step() { # step NAME CMD... : run and time one setup step
   awk -v n="$name" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "[test] %-22s %6.1fs\n", n, b - a }' >&2
 }
 
+# `npm install`, not `npm ci`: npm 11 writes lockfiles without other platforms' optional packages
+# (@swc/core-darwin-*, ...) and then its own `npm ci` rejects them as out of sync.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "npm ci" npm ci --no-audit --no-fund
+  step "npm install" npm install --no-audit --no-fund
 fi
 step "services up" bash scripts/services.sh up
 step "demo images" bash docker/build-images.sh
