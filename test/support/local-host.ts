@@ -27,18 +27,20 @@ const canBind = (address: string, port: number) =>
     probe.listen(port, address, () => probe.close(() => resolve(true)));
   });
 
-/** A free 127.0.1.N (N from 2 to 254) where `port` can be bound: test files may run in parallel. */
-async function freeHostAddress(port: number): Promise<string> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+/** `count` distinct free 127.0.1.N (N from 2 to 254) where `port` can be bound: test files may run in parallel. */
+export async function freeHostAddresses(count: number, port: number): Promise<string[]> {
+  const found = new Set<string>();
+  for (let attempt = 0; attempt < 100 && found.size < count; attempt++) {
     const address = `127.0.1.${2 + Math.floor(Math.random() * 253)}`;
-    if (await canBind(address, port)) return address;
+    if (!found.has(address) && (await canBind(address, port))) found.add(address);
   }
-  throw new Error(`no 127.0.1.N address with port ${port} free`);
+  if (found.size < count) throw new Error(`fewer than ${count} 127.0.1.N addresses have port ${port} free`);
+  return [...found];
 }
 
 export async function localHost(opts: { port?: number; stateDir?: string } = {}): Promise<LocalHost> {
   const env = serviceEnv();
-  const bindAddress = await freeHostAddress(opts.port ?? 80);
+  const [bindAddress] = await freeHostAddresses(1, opts.port ?? 80);
   const id = randomBytes(3).toString('hex');
   const ctx: HostContext = { project: `it-${id}`, hostId: `host-${bindAddress.split('.')[3]}-${id}`, bindAddress, publishAddress: '127.0.0.1' };
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `gantry-${ctx.hostId}-`));

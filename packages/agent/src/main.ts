@@ -1,28 +1,102 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import yargs from 'yargs';
+import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions } from '@gantry/etcd';
+import { KeyLayout } from '@gantry/spec';
+import { Agent } from './agent/agent';
+import { createLogger } from './agent/logger';
+import { HaproxyHostProxy } from './proxy/proxy';
+import { DockerContainerRuntime } from './runtime/container-runtime';
 
-/**
- * gantryd's entry point. The etcd-driven agent (watch desired state, reconcile, report status)
- * is the next piece of work; until it lands, the host engine is driven by `gantry local`.
- */
+const agentVersion: string = require('../package.json').version;
+
+/** `--label k=v` (repeatable) → `{ k: v }`; a malformed one is a usage error. */
+function parseLabels(raw: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of raw) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`--label "${item}": expected KEY=VALUE`);
+    labels[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return labels;
+}
+
+function defaultStateDir(): string {
+  if (process.env.GANTRY_STATE_DIR) return process.env.GANTRY_STATE_DIR;
+  return process.getuid?.() === 0 ? '/var/lib/gantry' : join(process.env.HOME ?? '/tmp', '.local/state/gantry');
+}
+
+/** gantryd's entry point: runs the agent until SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<void> {
-  await yargs(argv)
+  const args = await yargs(argv)
     .scriptName('gantryd')
-    .usage('$0 --etcd URLS --host ID --project NAME [--bind ADDRESS]\n\nThe Gantry agent: runs on every host and converges it to what etcd says.')
-    .option('etcd', { type: 'string', describe: 'etcd endpoints, comma-separated' })
-    .option('host', { type: 'string', describe: "this host's id" })
-    .option('project', { type: 'string', describe: 'the project to run' })
+    .usage('$0 --etcd URLS --host ID --project NAME [--bind ADDRESS]\n\nThe Gantry agent: runs on every host, converges it to what etcd says, and reports status.')
+    .options(etcdOptionDefinitions)
+    .alias('etcd-endpoints', 'etcd')
+    .option('host', { type: 'string', default: process.env.GANTRY_HOST ?? hostname(), describe: "this host's id [env GANTRY_HOST]" })
+    .option('project', { type: 'string', demandOption: !process.env.GANTRY_PROJECT, default: process.env.GANTRY_PROJECT, describe: 'the project to run [env GANTRY_PROJECT]' })
     .option('bind', { type: 'string', default: '0.0.0.0', describe: "address the host's HAProxy frontends listen on" })
+    .option('label', { type: 'string', array: true, default: [] as string[], describe: 'a host label KEY=VALUE (repeatable), for rollouts to select hosts by' })
+    .option('prefix', { type: 'string', default: '/gantry/', describe: 'etcd key prefix' })
+    .option('state-dir', { type: 'string', default: defaultStateDir(), describe: "where the host's HAProxy keeps its config, sockets and pid" })
+    .option('docker-host', { type: 'string', describe: 'Docker Engine address (default: $DOCKER_HOST, then /var/run/docker.sock)' })
+    .option('haproxy', { type: 'string', default: 'haproxy', describe: 'the haproxy binary' })
+    .option('lease-ttl', { type: 'number', default: 10, describe: 'seconds before a dead agent’s registration expires' })
+    .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
     .strict()
     .help()
-    .version(require('../package.json').version)
-    .command(
-      '$0',
-      false,
-      () => undefined,
-      () => {
-        process.stderr.write('gantryd: the etcd agent is not available in this version; drive a host with `gantry local update|start|stop|kill|list`\n');
-        process.exitCode = 3;
-      },
-    )
+    .version(agentVersion)
     .parseAsync();
+
+  const log = createLogger({ host: args.host, project: args.project! });
+  let connection;
+  try {
+    connection = resolveConnectionOptions({ flags: args });
+  } catch (err) {
+    if (err instanceof EtcdConfigError) {
+      process.stderr.write(`gantryd: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let labels: Record<string, string>;
+  try {
+    labels = parseLabels(args.label);
+  } catch (err) {
+    process.stderr.write(`gantryd: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  log.info('connecting to etcd', { etcd: describeConnection(connection) });
+  const etcd = connectEtcd(connection);
+  const agent = new Agent({
+    etcd,
+    keys: new KeyLayout(args.prefix),
+    engine: {
+      runtime: new DockerContainerRuntime({ dockerHost: args['docker-host'] }),
+      proxy: new HaproxyHostProxy({ stateDir: join(args['state-dir'], args.host, 'haproxy'), haproxyBin: args.haproxy }),
+    },
+    ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
+    labels,
+    agentVersion,
+    log,
+    leaseTtlS: args['lease-ttl'],
+    resyncMs: args.resync * 1000,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping: containers and HAProxy keep serving', { signal });
+    void agent
+      .stop()
+      .catch((err: Error) => log.error('error while stopping', { error: err.message }))
+      .finally(() => {
+        etcd.close();
+        process.exit(0);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await agent.start();
 }

@@ -3,8 +3,12 @@ import { parseJson, projectConfigSchema, type ProjectConfig } from '@gantry/spec
 import { CliError } from './cli-error';
 import { ExitCode } from './exit-codes';
 
-/** Reads and validates a project config file; every problem is reported at once, with its path. */
-export function loadConfigFile(path: string): ProjectConfig {
+/**
+ * Reads and validates a project config file; every problem is reported at once, with its path.
+ * Also returns the text to store in etcd: the file's own JSON, pretty-printed — not the parsed
+ * value, whose defaults and unit conversions are the reader's business.
+ */
+export function readConfigFile(path: string): { config: ProjectConfig; canonical: string } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -13,5 +17,9 @@ export function loadConfigFile(path: string): ProjectConfig {
   }
   const parsed = parseJson(projectConfigSchema, text, path);
   if (!parsed.ok) throw new CliError(parsed.error.message, ExitCode.invalidInput, { problems: parsed.error.problems });
-  return parsed.value;
+  return { config: parsed.value, canonical: `${JSON.stringify(JSON.parse(text), null, 2)}\n` };
+}
+
+export function loadConfigFile(path: string): ProjectConfig {
+  return readConfigFile(path).config;
 }

@@ -1,5 +1,9 @@
 import yargs from 'yargs';
+import { configCommand } from './commands/config';
+import { hostsCommand } from './commands/hosts';
 import { localCommand } from './commands/local';
+import { setVersionCommand } from './commands/set-version';
+import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
 
 /** gantry's entry point: `bin/gantry.js` calls this with the command line. */
@@ -8,6 +12,10 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('gantry')
     .usage('$0 <command> [options]')
     .command(localCommand)
+    .command(configCommand)
+    .command(hostsCommand)
+    .command(setVersionCommand)
+    .command(statusCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

@@ -90,7 +90,6 @@ export type ComponentStatus = z.infer<typeof componentStatusSchema>;
 /** The agent itself: its watch, and problems that are not one component's (an invalid config). */
 export const agentStatusSchema = z.strictObject({
   agentVersion: z.string(),
-  etcdRevision: z.number().int().min(0),
   problems: z.array(problemSchema).default([]),
   updatedAt: timestamp,
 });

@@ -3,3 +3,4 @@ export * from './images';
 export * from './poll';
 export * from './load';
 export * from './stream';
+export * from './own-etcd';

@@ -1,0 +1,53 @@
+import type { ComponentStatus } from '@gantry/spec';
+import type { EngineEvent } from '../engine/events';
+import type { ListedContainer } from '../engine/list';
+
+const iso = (d: Date) => d.toISOString();
+
+/**
+ * Folds engine events into a component's status record: the phase as work progresses, pull
+ * progress, the draining container's live connections and deadline, health. Pure.
+ */
+export function applyEvent(status: ComponentStatus, event: EngineEvent, now: Date): ComponentStatus {
+  const next: ComponentStatus = { ...status, updatedAt: iso(now) };
+  switch (event.type) {
+    case 'pull-started':
+      return { ...next, phase: 'pulling', pull: undefined };
+    case 'pull-progress':
+      return { ...next, phase: 'pulling', pull: event.progress };
+    case 'image-ready':
+      return { ...next, pull: undefined, imageId: event.imageId };
+    case 'container-started':
+      return { ...next, phase: 'ready-checking' };
+    case 'ready':
+      return { ...next, phase: 'switching' };
+    case 'not-ready':
+      return { ...next, phase: 'failed' };
+    case 'switched':
+      return { ...next, phase: event.previous.length ? 'draining' : 'running' };
+    case 'drain-started':
+      return { ...next, phase: 'draining', drain: { container: event.container, connectionsLeft: 0, deadline: iso(event.deadline) } };
+    case 'drain-progress':
+      return { ...next, phase: 'draining', drain: { container: event.container, connectionsLeft: event.liveConnections, deadline: iso(event.deadline) } };
+    case 'drained':
+      return { ...next, drain: undefined };
+    case 'health':
+      return {
+        ...next,
+        health: { state: event.state, failing: event.failing, lastResults: status.health?.lastResults ?? [], checkedAt: iso(now) },
+      };
+    default:
+      return status;
+  }
+}
+
+/** The containers part of a status, from what `listComponent` observed. */
+export function containerRecords(rows: ListedContainer[]): ComponentStatus['containers'] {
+  return rows.map((r) => ({ id: r.id, version: r.version, role: r.role, state: r.state, startedAt: r.startedAt?.toISOString() }));
+}
+
+/** Two statuses that differ only in `updatedAt` need no write. */
+export function sameStatus(a: ComponentStatus | undefined, b: ComponentStatus): boolean {
+  if (!a) return false;
+  return JSON.stringify({ ...a, updatedAt: '' }) === JSON.stringify({ ...b, updatedAt: '' });
+}

@@ -1,0 +1,187 @@
+import type { ComponentStatus, ProjectConfig, Problem } from '@gantry/spec';
+import { HealthMonitor } from '../checks/health-monitor';
+import { componentConfigHash } from '../engine/config-hash';
+import { containerTarget } from '../engine/container-target';
+import type { HostContext } from '../engine/host-context';
+import { listComponent } from '../engine/list';
+import { stopComponent } from '../engine/stop';
+import { updateComponent, type EngineDeps } from '../engine/update';
+import { applyEvent, containerRecords } from './component-status';
+import type { ComponentIntent, KeyProblem } from './desired-state';
+import type { Logger } from './logger';
+
+export interface WorkerDeps {
+  engine: EngineDeps;
+  ctx: HostContext;
+  /** Receives every new status of the component. */
+  report(status: ComponentStatus): void;
+  log: Logger;
+  /** Pause before trying again a target that failed (ms); doubles up to 5 minutes. */
+  retryBaseMs?: number;
+}
+
+const now = () => new Date();
+
+/**
+ * Converges one component on this host, level-triggered: whenever poked it compares what should run
+ * (the latest intent) with what runs, and acts through the engine's zero-downtime operations. Work
+ * is serialised: a change that arrives during an update is acted on right after it, from the
+ * latest intent (intermediate ones are skipped). A target that failed is not retried in a loop:
+ * only when the intent changes, or after a growing pause.
+ */
+export class ComponentWorker {
+  private intent?: ComponentIntent;
+  private config?: ProjectConfig;
+  private configProblems: KeyProblem[] = [];
+  private status: ComponentStatus = { phase: 'idle', containers: [], updatedAt: now().toISOString() };
+  private running?: Promise<void>;
+  private dirty = false;
+  private replaceRequested = false;
+  private failed?: { target: string; retryAt: number; delayMs: number };
+  private retryTimer?: NodeJS.Timeout;
+  private monitor?: HealthMonitor;
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly deps: WorkerDeps,
+  ) {}
+
+  /** New intent from etcd: converge to it. */
+  setIntent(intent: ComponentIntent, config: ProjectConfig, configProblems: KeyProblem[]): void {
+    this.intent = intent;
+    this.config = config;
+    this.configProblems = configProblems;
+    this.poke();
+  }
+
+  /** Check again that what runs is what should (a periodic resync, a container that died). */
+  poke(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    this.running ??= this.loop().finally(() => (this.running = undefined));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.monitor?.stop();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      try {
+        await this.converge();
+      } catch (err) {
+        // converge reports its own failures; anything else must not kill the agent.
+        this.deps.log.error('unexpected error while converging', { component: this.name, error: (err as Error).message });
+      }
+    }
+  }
+
+  private problems(): Problem[] {
+    const at = now().toISOString();
+    return [...this.configProblems, ...(this.intent?.problems ?? [])].map((p) => ({ key: p.key, reason: p.reason, at }));
+  }
+
+  private report(patch: Partial<ComponentStatus>): void {
+    this.status = { ...this.status, ...patch, updatedAt: now().toISOString() };
+    this.deps.report(this.status);
+  }
+
+  private async converge(): Promise<void> {
+    const { intent, config } = this;
+    if (!intent || !config) return;
+    const desired = intent.desired;
+    const problems = this.problems();
+    const { engine, ctx, log } = this.deps;
+    if (!desired) {
+      const rows = await listComponent(engine, ctx, config, this.name);
+      this.report({ phase: rows.length ? 'running' : 'idle', containers: containerRecords(rows), lastError: problems[0] ?? (this.failed ? this.status.lastError : undefined) });
+      return;
+    }
+    const target = `${desired.state}:${desired.version}:${desired.digest ?? ''}:${componentConfigHash(intent.component)}`;
+    if (this.failed?.target === target && Date.now() < this.failed.retryAt && !this.replaceRequested) {
+      if (problems.length) this.report({ lastError: problems[0] });
+      return;
+    }
+    const replace = this.replaceRequested;
+    this.replaceRequested = false;
+    await this.monitor?.stop();
+    this.monitor = undefined;
+    const clog = log.child({ component: this.name, version: desired.version });
+    try {
+      if (desired.state === 'stopped') {
+        this.report({ phase: 'stopping', targetVersion: undefined });
+        await stopComponent(engine, ctx, { config, component: this.name, onEvent: (e) => this.report(applyEvent(this.status, e, now())) });
+        this.report({ phase: 'stopped', containers: [], version: undefined, health: undefined, drain: undefined, lastError: problems[0] });
+        this.failed = undefined;
+        return;
+      }
+      this.report({ targetVersion: desired.version });
+      const summary = await updateComponent(engine, ctx, {
+        config,
+        component: this.name,
+        tag: desired.version,
+        replace,
+        onEvent: (e) => {
+          if (e.type !== 'ready-check' && e.type !== 'pull-progress') clog.info(e.type, { event: e });
+          this.report(applyEvent(this.status, e, now()));
+        },
+      });
+      if (!summary.unchanged) clog.info('converged', { container: summary.container, timings: summary.timings });
+      const rows = await listComponent(engine, ctx, config, this.name);
+      this.failed = undefined;
+      this.report({
+        phase: 'running',
+        version: summary.version,
+        targetVersion: undefined,
+        image: summary.image,
+        containers: containerRecords(rows),
+        drain: undefined,
+        pull: undefined,
+        lastError: problems[0],
+      });
+      this.watchHealth(intent, summary.container);
+    } catch (err) {
+      const delayMs = this.failed?.target === target ? Math.min(this.failed.delayMs * 2, 300_000) : (this.deps.retryBaseMs ?? 30_000);
+      this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.poke(), delayMs);
+      this.retryTimer.unref();
+      const reason = (err as Error).message;
+      clog.error('update failed', { error: reason, retryInMs: delayMs });
+      const rows = await listComponent(engine, ctx, config, this.name).catch(() => undefined);
+      this.report({ phase: 'failed', containers: rows ? containerRecords(rows) : this.status.containers, drain: undefined, pull: undefined, lastError: { key: intent.source, reason, at: now().toISOString() } });
+      // What still serves keeps being watched.
+      const serving = rows?.find((r) => r.role === 'serving');
+      if (serving) this.watchHealth(intent, serving.id);
+    }
+  }
+
+  private watchHealth(intent: ComponentIntent, containerId: string): void {
+    if (this.stopped || intent.component.healthChecks.length === 0) return;
+    void this.deps.engine.runtime.inspect(containerId).then((container) => {
+      if (!container || this.stopped || this.monitor) return;
+      this.monitor = new HealthMonitor(intent.component.healthChecks, containerTarget(this.deps.engine.runtime, container), {
+        failureThreshold: intent.component.healthFailureThreshold,
+        onChange: (s) =>
+          this.report({
+            health: {
+              state: s.state,
+              failing: s.failingChecks,
+              lastResults: s.lastResults.map((r) => ({ check: r.check, ok: r.ok, detail: r.detail, at: r.at.toISOString() })),
+              checkedAt: s.checkedAt?.toISOString(),
+            },
+          }),
+        onUnhealthy: (s) => {
+          this.deps.log.warn('container unhealthy: replacing it', { component: this.name, container: containerId, failing: s.failingChecks });
+          this.replaceRequested = true;
+          this.poke();
+        },
+      }).start();
+    });
+  }
+}

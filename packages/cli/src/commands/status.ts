@@ -1,0 +1,102 @@
+import type { CommandModule } from 'yargs';
+import { etcdReason, valuesOf, withFleet } from '../fleet/fleet-client';
+import { withFleetOptions, type FleetArgs } from '../fleet/fleet-options';
+import { buildStatusRows, diffRows, STATUS_HEADER, statusCells, type StatusRow } from '../fleet/status-rows';
+import { runVerb } from '../run-verb';
+import { renderTable } from '../table';
+
+type Args = FleetArgs & { watch: boolean };
+
+const write = (line: string) => process.stdout.write(`${line}\n`);
+const table = (rows: StatusRow[], now: Date) => renderTable(STATUS_HEADER, rows.map((r) => statusCells(r, now)));
+
+/** One change of a row in `--watch --json`: the row's host, component and status, or `removed`. */
+function changeLine(row: StatusRow, at: Date, removed = false): string {
+  if (removed) return JSON.stringify({ event: 'change', at: at.toISOString(), host: row.host, component: row.component, kind: row.kind, removed: true, status: null });
+  return JSON.stringify({ event: 'change', at: at.toISOString(), ...row, id: undefined });
+}
+
+export const statusCommand: CommandModule<object, Args> = {
+  command: 'status',
+  describe: 'what every host runs of every component: version, phase, health, draining, last error (--watch: live)',
+  builder: (y) => withFleetOptions(y).option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'keep watching etcd and show every change, until interrupted' }) as never,
+  handler: (args) =>
+    runVerb(args.json, async (reporter, signal) => {
+      await withFleet(args, async (fleet) => {
+        const { keys, project } = fleet;
+        const first = await fleet.readHosts();
+        const empty = `no hosts and no status under ${keys.hostsPrefix(project)}`;
+        if (!args.watch) {
+          const rows = buildStatusRows(keys, project, valuesOf(first.entries));
+          reporter.result({ project, revision: first.revision, rows: rows.map(({ id: _id, ...row }) => row) }, [rows.length ? table(rows, new Date()) : empty]);
+          return;
+        }
+
+        // --watch: the map of every key under the hosts prefix, kept current by the watch.
+        const values = new Map<string, string>();
+        const tty = !args.json && Boolean(process.stdout.isTTY);
+        let rows: StatusRow[] = [];
+        let started = false;
+        let trouble: string | undefined;
+        const redraw = () => {
+          const now = new Date();
+          const state = trouble ? `etcd: ${trouble}` : 'watching (Ctrl-C to quit)';
+          process.stdout.write(`\x1b[H\x1b[2J${project} at ${now.toISOString().slice(11, 19)} — ${state}\n\n${rows.length ? table(rows, now) : empty}\n`);
+        };
+        const update = () => {
+          const next = buildStatusRows(keys, project, values);
+          const now = new Date();
+          const { changed, removed } = diffRows(rows, next);
+          rows = next;
+          if (args.json) {
+            for (const row of removed) write(changeLine(row, now, true));
+            for (const row of changed) write(changeLine(row, now));
+          } else if (tty) {
+            redraw();
+          } else if (!started) {
+            write(rows.length ? table(rows, now) : empty);
+          } else {
+            const stamp = now.toISOString();
+            for (const row of removed) write(`${stamp}  ${row.host}  ${row.component ?? '-'}  (gone from etcd)`);
+            for (const row of changed) write(`${stamp}  ${statusCells(row, now).join('  ')}`);
+          }
+          started = true;
+        };
+        const load = (entries: Map<string, string>) => {
+          values.clear();
+          for (const [key, value] of entries) values.set(key, value);
+          trouble = undefined;
+          update();
+        };
+
+        load(valuesOf(first.entries));
+        const watcher = fleet.watchPrefix(keys.hostsPrefix(project), {
+          // Again after every interruption: the map is replaced, and only real differences show.
+          onSnapshot: (kvs) => {
+            if (trouble && !tty) process.stderr.write(`etcd at ${fleet.endpoints.join(', ')} answers again: re-read ${keys.hostsPrefix(project)}*, watching\n`);
+            load(kvs);
+          },
+          onChange: (change) => {
+            if (change.type === 'put') values.set(change.key, change.value);
+            else values.delete(change.key);
+            trouble = undefined;
+            update();
+          },
+          onError: (err) => {
+            trouble = `${etcdReason(err)}; retrying`;
+            if (tty) redraw();
+            else process.stderr.write(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}\n`);
+          },
+        });
+        // In a terminal, ages and drain deadlines count on between changes (a local redraw, not a poll).
+        const ticker = tty ? setInterval(redraw, 1000) : undefined;
+        try {
+          void watcher.start();
+          if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        } finally {
+          clearInterval(ticker);
+          await watcher.stop();
+        }
+      });
+    }),
+};

@@ -1,0 +1,179 @@
+/**
+ * Three real gantryd agents on one machine — each its own host id, loopback address and HAProxy,
+ * sharing the one dockerd — converging to what etcd says, reporting status, surviving garbage
+ * values, a SIGKILL, and etcd itself going away.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { DockerContainerRuntime, HaproxyHostProxy } from '@gantry/agent';
+import { componentStatusSchema, KeyLayout, type ComponentStatus } from '@gantry/spec';
+import { ensureDemoImages, httpGet, OwnEtcd, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { AgentProcess } from '../support/agent-process';
+import { demoConfig } from '../support/demo-config';
+import { freeHostAddresses } from '../support/local-host';
+
+const PORT = 80;
+const keys = new KeyLayout();
+
+/** A fleet of agents on one etcd: the project, its hosts, and helpers to drive and observe it. */
+class Fleet {
+  readonly project = `fleet-${randomBytes(3).toString('hex')}`;
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'gantry-fleet-'));
+  readonly etcd: Etcd3;
+  agents: AgentProcess[] = [];
+
+  constructor(readonly endpoints: string[]) {
+    this.etcd = new Etcd3({ hosts: endpoints });
+  }
+
+  async start(count: number, configOverrides = {}): Promise<void> {
+    await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 15_000, ...configOverrides })));
+    const addresses = await freeHostAddresses(count, PORT);
+    this.agents = addresses.map((bindAddress, i) =>
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
+    );
+  }
+
+  url(i: number, path = '/'): string {
+    return `http://${this.agents[i].spec.bindAddress}:${PORT}${path}`;
+  }
+
+  async setFleetVersion(version: string): Promise<void> {
+    await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version, setBy: 'test' }));
+  }
+
+  async status(i: number): Promise<ComponentStatus | undefined> {
+    const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
+    return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
+  }
+
+  /** Waits until every agent reports `version` running with exactly one serving container. */
+  async converged(version: string, timeoutMs = 60_000): Promise<void> {
+    await Promise.all(
+      this.agents.map((agent, i) =>
+        waitFor(
+          async () => {
+            const s = await this.status(i);
+            return s?.phase === 'running' && s.version === version && s.containers.length === 1;
+          },
+          { timeoutMs, what: `${agent.spec.hostId} to run ${version}\n${agent.tail()}` },
+        ),
+      ),
+    );
+  }
+
+  async containers(i: number) {
+    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
+    return runtime.list({ project: this.project, hostId: this.agents[i].spec.hostId });
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
+    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
+    for (const agent of this.agents) {
+      for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
+      await new HaproxyHostProxy({ stateDir: join(this.stateDir, agent.spec.hostId, 'haproxy') }).stop();
+    }
+    await this.etcd.delete().prefix(keys.project(this.project));
+    this.etcd.close();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+const expectNoLoss = (report: Awaited<ReturnType<LoadRun['stop']>>) =>
+  expect({ errors: report.errors, non2xx: report.non2xx, samples: report.samples }).toEqual({ errors: 0, non2xx: 0, samples: [] });
+
+beforeAll(() => ensureDemoImages(), 600_000);
+
+describe('three agents on the shared etcd', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    fleet = new Fleet(serviceEnv().etcdEndpoints);
+    await fleet.start(3);
+  });
+  afterAll(() => fleet.cleanup());
+
+  it('converge every host to the version set for the fleet, and report it', async () => {
+    await fleet.setFleetVersion('v1');
+    await fleet.converged('v1');
+    for (let i = 0; i < 3; i++) expect((await httpGet(fleet.url(i))).version).toBe('v1');
+    const registered = await fleet.etcd.getAll().prefix(keys.hostsPrefix(fleet.project)).keys();
+    expect(registered.filter((k) => k.endsWith('/registration')).sort()).toEqual(['h1', 'h2', 'h3'].map((h) => keys.registration(fleet.project, h)));
+  });
+
+  it('report invalid values where the operator looks, and keep serving', async () => {
+    const load = startLoad({ url: fleet.url(0), connections: 2, rate: 100 });
+    const hostKey = keys.hostDesired(fleet.project, 'h1', 'web');
+    await fleet.etcd.put(hostKey).value('{"version": v2');
+    await waitFor(async () => (await fleet.status(0))?.lastError?.key === hostKey, { what: 'the invalid host key in h1 status' });
+    expect((await fleet.status(0))!.lastError!.reason).toMatch(/not valid JSON/);
+
+    await fleet.etcd.put(keys.config(fleet.project)).value('{"components": [{"name": "web"}]}');
+    await waitFor(
+      async () => {
+        const text = await fleet.etcd.get(keys.agent(fleet.project, 'h2')).string();
+        return text !== null && (JSON.parse(text) as { problems: Array<{ key: string; reason: string }> }).problems.some((p) => p.key === keys.config(fleet.project) && /components\[0\]\.repo/.test(p.reason));
+      },
+      { what: 'the invalid config in h2 agent status' },
+    );
+    for (let i = 0; i < 3; i++) expect((await httpGet(fleet.url(i))).version).toBe('v1');
+    expect(fleet.agents.every((a) => a.running)).toBe(true);
+    expectNoLoss(await load.stop());
+
+    // Fixed again, everything carries on.
+    await fleet.etcd.delete().key(hostKey);
+    await fleet.etcd.put(keys.config(fleet.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 15_000 })));
+    await waitFor(async () => (await fleet.status(0))?.lastError === undefined, { what: 'h1 error to clear' });
+  });
+
+  it('an agent SIGKILLed mid-update converges when restarted, with no request lost and no orphan', async () => {
+    const load = startLoad({ url: fleet.url(0), connections: 4, rate: 200 });
+    const slow = httpGet(fleet.url(0, '/slow?ms=3000'), 30_000);
+    await waitFor(() => load.snapshot().ok > 50, { what: 'load to flow' });
+    await fleet.setFleetVersion('v2');
+    await waitFor(async () => (await fleet.status(0))?.phase === 'draining', { what: 'h1 to be draining', timeoutMs: 30_000 });
+    await fleet.agents[0].kill('SIGKILL');
+    fleet.agents[0] = new AgentProcess(fleet.agents[0].spec).start();
+    await fleet.converged('v2');
+    expectNoLoss(await load.stop());
+    expect(await slow).toMatchObject({ status: 200, version: 'v1' });
+    for (let i = 0; i < 3; i++) {
+      const running = await fleet.containers(i);
+      expect(running.map((c) => [c.version, c.state])).toEqual([['v2', 'running']]);
+    }
+  });
+});
+
+describe('three agents when etcd goes away', () => {
+  const etcd = new OwnEtcd();
+  let fleet: Fleet;
+  beforeAll(async () => {
+    await etcd.start();
+    fleet = new Fleet([etcd.endpoint]);
+    await fleet.start(3);
+    await fleet.setFleetVersion('v1');
+    await fleet.converged('v1');
+  });
+  afterAll(async () => {
+    await etcd.start().catch(() => undefined);
+    await fleet.cleanup();
+    await etcd.destroy();
+  });
+
+  it('keep serving while etcd is down for 20 s, and apply a version change made after it is back', async () => {
+    const loads = [0, 1, 2].map((i) => startLoad({ url: fleet.url(i), connections: 2, rate: 100 }));
+    await etcd.kill();
+    const downSince = Date.now();
+    // 20 s without etcd, with traffic flowing to every host the whole time.
+    await waitFor(() => Date.now() - downSince >= 20_000 && loads.every((l) => l.snapshot().ok > 0), { timeoutMs: 40_000, intervalMs: 500, what: '20 s of etcd outage' });
+    expect(fleet.agents.every((a) => a.running)).toBe(true);
+    await etcd.start();
+
+    await fleet.setFleetVersion('v2');
+    await fleet.converged('v2', 90_000);
+    for (const load of loads) expectNoLoss(await load.stop());
+  });
+});
