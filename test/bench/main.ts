@@ -1,11 +1,21 @@
-/** `npm run bench`: every benchmark, figures printed to stdout. */
+/** `npm run bench`: every benchmark, figures printed to stdout. BENCH=local,agent picks some. */
+import { benchAgent } from './agent.bench';
 import { benchLocalUpdate } from './local-update.bench';
 
+const all: Record<string, () => Promise<void>> = { local: benchLocalUpdate, agent: benchAgent };
+
 async function main(): Promise<void> {
-  await benchLocalUpdate();
+  const chosen = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
+  for (const name of chosen) {
+    if (!all[name]) throw new Error(`unknown benchmark "${name}" (have: ${Object.keys(all).join(', ')})`);
+    await all[name]();
+  }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

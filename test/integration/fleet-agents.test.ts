@@ -3,6 +3,7 @@
  * sharing the one dockerd — converging to what etcd says, reporting status, surviving garbage
  * values, a SIGKILL, and etcd itself going away.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { DockerContainerRuntime, HaproxyHostProxy } from '@gantry/agent';
 import { componentStatusSchema, KeyLayout, type ComponentStatus } from '@gantry/spec';
-import { ensureDemoImages, httpGet, OwnEtcd, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, httpGet, OwnEtcd, repoRoot, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
@@ -100,6 +101,15 @@ describe('three agents on the shared etcd', () => {
     await fleet.setFleetVersion('v1');
     await fleet.converged('v1');
     for (let i = 0; i < 3; i++) expect((await httpGet(fleet.url(i))).version).toBe('v1');
+
+    const status = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'status', '--json', '--project', fleet.project, '--etcd', fleet.endpoints.join(',')], { encoding: 'utf8' });
+    expect(status.status).toBe(0);
+    const rows = (JSON.parse(status.stdout.trim().split('\n').pop()!) as { rows: Array<{ host: string; component: string | null; status: ComponentStatus | null }> }).rows;
+    expect(rows.filter((r) => r.component === 'web').map((r) => [r.host, r.status?.phase, r.status?.version])).toEqual([
+      ['h1', 'running', 'v1'],
+      ['h2', 'running', 'v1'],
+      ['h3', 'running', 'v1'],
+    ]);
     const registered = await fleet.etcd.getAll().prefix(keys.hostsPrefix(fleet.project)).keys();
     expect(registered.filter((k) => k.endsWith('/registration')).sort()).toEqual(['h1', 'h2', 'h3'].map((h) => keys.registration(fleet.project, h)));
   });
@@ -127,6 +137,24 @@ describe('three agents on the shared etcd', () => {
     await fleet.etcd.delete().key(hostKey);
     await fleet.etcd.put(keys.config(fleet.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 15_000 })));
     await waitFor(async () => (await fleet.status(0))?.lastError === undefined, { what: 'h1 error to clear' });
+  });
+
+  it('replaces a container that fails its health checks, through the zero-downtime path, and reports it', async () => {
+    const before = (await fleet.containers(1))[0];
+    const load = startLoad({ url: fleet.url(1), connections: 2, rate: 100 });
+    const port = before.hostPorts[8080];
+    const res = await fetch(`http://${port.host}:${port.port}/admin/fail-health`, { method: 'POST', signal: AbortSignal.timeout(2_000) });
+    expect(res.status).toBe(200);
+    await waitFor(async () => (await fleet.status(1))?.health?.state === 'unhealthy', { what: 'h2 to report the container unhealthy', timeoutMs: 30_000 });
+    await waitFor(
+      async () => {
+        const now = await fleet.containers(1);
+        const s = await fleet.status(1);
+        return now.length === 1 && now[0].id !== before.id && s?.phase === 'running' && s.health?.state === 'healthy';
+      },
+      { what: `h2 to replace its unhealthy container\n${fleet.agents[1].tail()}`, timeoutMs: 60_000 },
+    );
+    expectNoLoss(await load.stop());
   });
 
   it('an agent SIGKILLed mid-update converges when restarted, with no request lost and no orphan', async () => {

@@ -10,6 +10,8 @@ export interface AgentSpec {
   etcd: string[];
   labels?: Record<string, string>;
   extraArgs?: string[];
+  /** Extra environment, e.g. GANTRY_LOG_LEVEL. */
+  env?: Record<string, string>;
 }
 
 /** A real gantryd process for one simulated host, as an operator would run it. */
@@ -35,8 +37,14 @@ export class AgentProcess {
       ...Object.entries(s.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(s.extraArgs ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const collect = (chunk: Buffer) => this.logs.push(...chunk.toString().split('\n').filter(Boolean));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s.env } });
+    // Lines can straddle chunks: keep the unfinished tail until its newline arrives.
+    let partial = '';
+    const collect = (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line) this.onLine(line);
+    };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     this.child = child;
@@ -54,6 +62,18 @@ export class AgentProcess {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
+  }
+
+  private readonly listeners: Array<(line: string) => void> = [];
+
+  /** Calls `listener` with every log line from now on. */
+  onLog(listener: (line: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private onLine(line: string): void {
+    this.logs.push(line);
+    for (const l of this.listeners) l(line);
   }
 
   /** The last log lines, to explain a failed expectation. */

@@ -107,6 +107,8 @@ export class ComponentWorker {
       if (problems.length) this.report({ lastError: problems[0] });
       return;
     }
+    // setAt lets a benchmark match this line to the write that caused it.
+    log.debug('converging', { component: this.name, target, source: intent.source, desiredSetAt: desired.setAt });
     const replace = this.replaceRequested;
     this.replaceRequested = false;
     await this.monitor?.stop();
