@@ -11,8 +11,8 @@ const iso = (d: Date) => d.toISOString();
 export function applyEvent(status: ComponentStatus, event: EngineEvent, now: Date): ComponentStatus {
   const next: ComponentStatus = { ...status, updatedAt: iso(now) };
   switch (event.type) {
-    case 'pull-started':
-      return { ...next, phase: 'pulling', pull: undefined };
+    // 'pull-started' also opens every no-op convergence (it checks the image is present): only
+    // real progress means the host is pulling.
     case 'pull-progress':
       return { ...next, phase: 'pulling', pull: event.progress };
     case 'image-ready':

@@ -1,12 +1,12 @@
 import type { ComponentStatus, ProjectConfig, Problem } from '@gantry/spec';
-import { HealthMonitor } from '../checks/health-monitor';
+import type { HealthMonitor } from '../checks/health-monitor';
 import { componentConfigHash } from '../engine/config-hash';
-import { containerTarget } from '../engine/container-target';
 import type { HostContext } from '../engine/host-context';
 import { listComponent } from '../engine/list';
 import { stopComponent } from '../engine/stop';
 import { updateComponent, type EngineDeps } from '../engine/update';
-import { applyEvent, containerRecords } from './component-status';
+import { watchHealth } from '../engine/watch-health';
+import { applyEvent, containerRecords, sameStatus } from './component-status';
 import type { ComponentIntent, KeyProblem } from './desired-state';
 import type { Logger } from './logger';
 
@@ -39,8 +39,10 @@ export class ComponentWorker {
   private replaceRequested = false;
   private failed?: { target: string; retryAt: number; delayMs: number };
   private retryTimer?: NodeJS.Timeout;
-  private monitor?: HealthMonitor;
+  /** The health checks running on the serving container, kept across no-op convergences. */
+  private monitor?: { key: string; health: HealthMonitor };
   private stopped = false;
+  private reported = false;
 
   constructor(
     readonly name: string,
@@ -65,7 +67,7 @@ export class ComponentWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    await this.monitor?.stop();
+    await this.stopHealth();
     await this.running;
   }
 
@@ -86,9 +88,13 @@ export class ComponentWorker {
     return [...this.configProblems, ...(this.intent?.problems ?? [])].map((p) => ({ key: p.key, reason: p.reason, at }));
   }
 
+  /** Records and reports a status; one that differs only in `updatedAt` is not news, and is dropped. */
   private report(patch: Partial<ComponentStatus>): void {
-    this.status = { ...this.status, ...patch, updatedAt: now().toISOString() };
-    this.deps.report(this.status);
+    const next = { ...this.status, ...patch, updatedAt: now().toISOString() };
+    if (this.reported && sameStatus(this.status, next)) return;
+    this.reported = true;
+    this.status = next;
+    this.deps.report(next);
   }
 
   private async converge(): Promise<void> {
@@ -111,24 +117,26 @@ export class ComponentWorker {
     log.debug('converging', { component: this.name, target, source: intent.source, desiredSetAt: desired.setAt });
     const replace = this.replaceRequested;
     this.replaceRequested = false;
-    await this.monitor?.stop();
-    this.monitor = undefined;
     const clog = log.child({ component: this.name, version: desired.version });
     try {
       if (desired.state === 'stopped') {
+        await this.stopHealth();
         this.report({ phase: 'stopping', targetVersion: undefined });
         await stopComponent(engine, ctx, { config, component: this.name, onEvent: (e) => this.report(applyEvent(this.status, e, now())) });
         this.report({ phase: 'stopped', containers: [], version: undefined, health: undefined, drain: undefined, lastError: problems[0] });
         this.failed = undefined;
         return;
       }
-      this.report({ targetVersion: desired.version });
+      // Only a real move is news: a resync that finds everything in place must write nothing.
+      if (desired.version !== this.status.version || this.status.phase !== 'running') this.report({ targetVersion: desired.version });
       const summary = await updateComponent(engine, ctx, {
         config,
         component: this.name,
         tag: desired.version,
         replace,
         onEvent: (e) => {
+          // The serving container is about to change: its checks would fail while it drains.
+          if (e.type === 'container-started') void this.stopHealth();
           if (e.type !== 'ready-check' && e.type !== 'pull-progress') clog.info(e.type, { event: e });
           this.report(applyEvent(this.status, e, now()));
         },
@@ -163,12 +171,20 @@ export class ComponentWorker {
     }
   }
 
+  private async stopHealth(): Promise<void> {
+    const monitor = this.monitor;
+    this.monitor = undefined;
+    await monitor?.health.stop();
+  }
+
   private watchHealth(intent: ComponentIntent, containerId: string): void {
-    if (this.stopped || intent.component.healthChecks.length === 0) return;
+    // Same container, same checks: the running monitor stays (restarting it would report anew).
+    const key = `${containerId}/${JSON.stringify(intent.component.healthChecks)}/${intent.component.healthFailureThreshold}`;
+    if (this.stopped || intent.component.healthChecks.length === 0 || this.monitor?.key === key) return;
+    void this.stopHealth();
     void this.deps.engine.runtime.inspect(containerId).then((container) => {
       if (!container || this.stopped || this.monitor) return;
-      this.monitor = new HealthMonitor(intent.component.healthChecks, containerTarget(this.deps.engine.runtime, container), {
-        failureThreshold: intent.component.healthFailureThreshold,
+      const health = watchHealth(this.deps.engine.runtime, intent.component, container, {
         onChange: (s) =>
           this.report({
             health: {
@@ -183,7 +199,8 @@ export class ComponentWorker {
           this.replaceRequested = true;
           this.poke();
         },
-      }).start();
+      });
+      this.monitor = { key, health };
     });
   }
 }

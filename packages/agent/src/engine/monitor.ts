@@ -1,11 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { HealthMonitor, type HealthStatus } from '../checks/health-monitor';
-import { containerTarget } from './container-target';
+import type { HealthStatus } from '../checks/health-monitor';
 import { EngineError } from './errors';
 import type { EventSink } from './events';
 import type { HostContext } from './host-context';
 import { observeComponent } from './observe';
 import { resolveComponent, updateComponent, type EngineDeps, type UpdateRequest } from './update';
+import { watchHealth } from './watch-health';
 
 export interface MonitorRequest extends Pick<UpdateRequest, 'config' | 'component'> {
   onEvent?: EventSink;
@@ -30,11 +30,10 @@ export async function monitorComponent(deps: EngineDeps, ctx: HostContext, req: 
 
     let onAbort = () => undefined as void;
     const unhealthy = await new Promise<HealthStatus | undefined>((resolve) => {
-      const monitor = new HealthMonitor(component.healthChecks, containerTarget(deps.runtime, serving), {
-        failureThreshold: component.healthFailureThreshold,
+      const monitor = watchHealth(deps.runtime, component, serving, {
         onChange: (status) => emit({ type: 'health', container: serving.id, state: status.state, failing: status.failingChecks }),
         onUnhealthy: (status) => void monitor.stop().then(() => resolve(status)),
-      }).start();
+      });
       onAbort = () => void monitor.stop().then(() => resolve(undefined));
       req.signal.addEventListener('abort', onAbort, { once: true });
     });
