@@ -111,13 +111,13 @@ up_docker() {
 # ---------------------------------------------------------------------------------------------
 # etcd: one member on 127.0.0.1:$ETCD_PORT, or a three-member cluster on loopback.
 etcd_answers() { ETCDCTL_API=3 etcdctl --endpoints "$1" --dial-timeout=1s --command-timeout=2s endpoint health; }
-start_etcd_member() { # NAME CLIENT_PORT PEER_PORT INITIAL_CLUSTER DATA_DIR
-  local name=$1 cport=$2 pport=$3 cluster=$4 data=$5
+start_etcd_member() { # NAME CLIENT_PORT PEER_PORT INITIAL_CLUSTER DATA_DIR CLUSTER_TOKEN
+  local name=$1 cport=$2 pport=$3 cluster=$4 data=$5 token=$6
   mkdir -p "$data"
   spawn "$name" "$HOME_DIR/logs/$name.log" etcd --name "$name" --data-dir "$data" \
     --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
     --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "$name-token"
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "$token"
 }
 up_etcd() {
   need etcd etcd-server; need etcdctl etcd-client
@@ -125,7 +125,7 @@ up_etcd() {
   if etcd_answers "$ep" >/dev/null 2>&1; then log "etcd: already running at $ep"; return; fi
   own_pid etcd >/dev/null && stop_own etcd
   log "etcd: starting at $ep"
-  start_etcd_member etcd "$ETCD_PORT" $((ETCD_PORT + 1)) "etcd=http://127.0.0.1:$((ETCD_PORT + 1))" "$HOME_DIR/etcd/single"
+  start_etcd_member etcd "$ETCD_PORT" $((ETCD_PORT + 1)) "etcd=http://127.0.0.1:$((ETCD_PORT + 1))" "$HOME_DIR/etcd/single" gantry-dev
   wait_for "etcd (log: $HOME_DIR/logs/etcd.log)" 30 etcd_answers "$ep"
   log "etcd: up"
 }
@@ -141,7 +141,8 @@ up_etcd_cluster() {
     own_pid "etcd-m$i" >/dev/null && continue
     p=${CLUSTER_PORTS[$i]}
     log "etcd-cluster: starting member etcd-m$i at http://127.0.0.1:$p"
-    start_etcd_member "etcd-m$i" "$p" $((p + 100)) "$cluster" "$HOME_DIR/etcd/m$i"
+    # One token for all members: it is what makes them one cluster.
+    start_etcd_member "etcd-m$i" "$p" $((p + 100)) "$cluster" "$HOME_DIR/etcd/m$i" gantry-dev-cluster
   done
   wait_for "etcd cluster (logs: $HOME_DIR/logs/etcd-m*.log)" 60 etcd_answers "$eps"
   log "etcd-cluster: up"

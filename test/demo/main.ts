@@ -63,8 +63,11 @@ async function main(): Promise<number> {
         last = table;
         return allRunning('v2');
       },
-      { what: 'every host to run v2', timeoutMs: 120_000, intervalMs: 300 },
+      { what: 'every host to run v2', timeoutMs: 120_000, intervalMs: 150 },
     );
+    // Keep the load on a while, so the counts show v2 serving too.
+    const until = Date.now() + 3_000;
+    await waitFor(() => Date.now() >= until, { what: 'the last seconds of load', intervalMs: 100 });
     const reports = await Promise.all(loads.map((l) => l.stop()));
     say('done');
     const sent = reports.reduce((n, r) => n + r.sent, 0);

@@ -101,6 +101,21 @@ describe('local update', () => {
     }
   });
 
+  it("gates on the image's own HEALTHCHECK (docker) and a command run inside the container (exec)", async () => {
+    const config = demoConfig(PORT, {
+      readyChecks: [
+        { kind: 'docker', id: 'image-healthcheck' },
+        { kind: 'exec', id: 'node-says-ok', command: ['/usr/bin/node', '/app/healthcheck.js'] },
+      ],
+    });
+    const events: EngineEvent[] = [];
+    const summary = await updateComponent(host.deps, host.ctx, { config, component: 'web', tag: 'v1', onEvent: (e) => events.push(e) });
+    const passed = events.flatMap((e) => (e.type === 'ready-check' && e.result.ok ? [e.result.check] : []));
+    expect(new Set(passed)).toEqual(new Set(['image-healthcheck', 'node-says-ok']));
+    expect(events.some((e) => e.type === 'ready-check' && e.result.check === 'image-healthcheck' && !e.result.ok)).toBe(true); // "starting" first
+    expect((await host.deps.runtime.inspect(summary.container))?.health).toBe('healthy');
+  });
+
   it('does nothing when the right version already serves', async () => {
     const config = demoConfig(PORT);
     const first = await updateComponent(host.deps, host.ctx, { config, component: 'web', tag: 'v1' });
