@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Etcd3 } from 'etcd3';
-import { DockerContainerRuntime, HaproxyHostProxy } from '@gantry/agent';
+import { createHostEngine } from '@gantry/agent';
 import { KeyLayout } from '@gantry/spec';
 import { ensureDemoImages, repoRoot, serviceEnv, waitFor } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
@@ -106,9 +106,9 @@ export async function benchAgent(): Promise<void> {
     console.log(`\netcd writes by an idle agent: ${idleWritesPerMinute.toFixed(1)} per minute (store revision ${before} → ${after} over ${IDLE_SECONDS} s; the shared etcd, so any other writer would show here too)`);
   } finally {
     await agent.kill('SIGKILL');
-    const runtime = new DockerContainerRuntime({ dockerHost: env.dockerHost });
+    const { runtime, proxy } = createHostEngine({ stateDir, hostId: 'b1', dockerHost: env.dockerHost });
     for (const c of await runtime.list({ project, hostId: 'b1' })) await runtime.remove(c.id);
-    await new HaproxyHostProxy({ stateDir: join(stateDir, 'b1', 'haproxy') }).stop();
+    await proxy.stop();
     await etcd.delete().prefix(keys.project(project));
     etcd.close();
     rmSync(stateDir, { recursive: true, force: true });

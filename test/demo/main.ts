@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { DockerContainerRuntime, HaproxyHostProxy } from '@gantry/agent';
+import { createHostEngine } from '@gantry/agent';
 import { KeyLayout } from '@gantry/spec';
 import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
@@ -77,10 +77,10 @@ async function main(): Promise<number> {
     return failed === 0 ? 0 : 1;
   } finally {
     await Promise.all(agents.map((a) => a.kill('SIGTERM')));
-    const runtime = new DockerContainerRuntime({ dockerHost: env.dockerHost });
     for (const a of agents) {
+      const { runtime, proxy } = createHostEngine({ stateDir: dir, hostId: a.spec.hostId, dockerHost: env.dockerHost });
       for (const c of await runtime.list({ project, hostId: a.spec.hostId })) await runtime.remove(c.id);
-      await new HaproxyHostProxy({ stateDir: join(dir, a.spec.hostId, 'haproxy') }).stop();
+      await proxy.stop();
     }
     const etcd = new Etcd3({ hosts: env.etcdEndpoints });
     await etcd.delete().prefix(new KeyLayout().project(project));

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { DockerContainerRuntime, HaproxyHostProxy } from '@gantry/agent';
+import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
 import { componentStatusSchema, KeyLayout, type ComponentStatus } from '@gantry/spec';
 import { ensureDemoImages, httpGet, OwnEtcd, repoRoot, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
@@ -73,10 +73,10 @@ class Fleet {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
-    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
     for (const agent of this.agents) {
+      const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
       for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
-      await new HaproxyHostProxy({ stateDir: join(this.stateDir, agent.spec.hostId, 'haproxy') }).stop();
+      await proxy.stop();
     }
     await this.etcd.delete().prefix(keys.project(this.project));
     this.etcd.close();

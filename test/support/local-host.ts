@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerContainerRuntime, HaproxyHostProxy, type EngineDeps, type HostContext } from '@gantry/agent';
+import { createHostEngine, type DockerContainerRuntime, type EngineDeps, type HaproxyHostProxy, type HostContext } from '@gantry/agent';
 import { serviceEnv } from '@gantry/testkit';
 
 /** One simulated host: its own id, loopback address 127.0.1.N, HAProxy state dir, and project. */
@@ -44,8 +44,7 @@ export async function localHost(opts: { port?: number; stateDir?: string } = {})
   const id = randomBytes(3).toString('hex');
   const ctx: HostContext = { project: `it-${id}`, hostId: `host-${bindAddress.split('.')[3]}-${id}`, bindAddress, publishAddress: '127.0.0.1' };
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `gantry-${ctx.hostId}-`));
-  const runtime = new DockerContainerRuntime({ dockerHost: env.dockerHost });
-  const proxy = new HaproxyHostProxy({ stateDir: join(stateDir, ctx.hostId, 'haproxy'), haproxyBin: env.haproxyBin });
+  const { runtime, proxy } = createHostEngine({ stateDir, hostId: ctx.hostId, haproxyBin: env.haproxyBin, dockerHost: env.dockerHost });
   return {
     ctx,
     deps: { runtime, proxy },

@@ -1,12 +1,10 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import yargs from 'yargs';
 import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions } from '@gantry/etcd';
 import { KeyLayout } from '@gantry/spec';
 import { Agent } from './agent/agent';
 import { createLogger } from './agent/logger';
-import { HaproxyHostProxy } from './proxy/proxy';
-import { DockerContainerRuntime } from './runtime/container-runtime';
+import { createHostEngine, defaultStateDir } from './engine/host-engine';
 
 const agentVersion: string = require('../package.json').version;
 
@@ -19,11 +17,6 @@ function parseLabels(raw: string[]): Record<string, string> {
     labels[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return labels;
-}
-
-function defaultStateDir(): string {
-  if (process.env.GANTRY_STATE_DIR) return process.env.GANTRY_STATE_DIR;
-  return process.getuid?.() === 0 ? '/var/lib/gantry' : join(process.env.HOME ?? '/tmp', '.local/state/gantry');
 }
 
 /** gantryd's entry point: runs the agent until SIGINT/SIGTERM. */
@@ -71,10 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   const agent = new Agent({
     etcd,
     keys: new KeyLayout(args.prefix),
-    engine: {
-      runtime: new DockerContainerRuntime({ dockerHost: args['docker-host'] }),
-      proxy: new HaproxyHostProxy({ stateDir: join(args['state-dir'], args.host, 'haproxy'), haproxyBin: args.haproxy }),
-    },
+    engine: createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'] }),
     ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
     labels,
     agentVersion,

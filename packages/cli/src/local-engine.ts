@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { DockerContainerRuntime, HaproxyHostProxy, type EngineDeps, type HostContext } from '@gantry/agent';
+import { createHostEngine, type EngineDeps, type HostContext } from '@gantry/agent';
 import type { ProjectConfig } from '@gantry/spec';
 import { loadConfigFile } from './load-config';
 import { projectName, type LocalArgs } from './local-options';
@@ -14,7 +13,6 @@ export interface LocalEngine {
 export function openLocalEngine(args: LocalArgs): LocalEngine {
   const config = loadConfigFile(args.config);
   const ctx: HostContext = { project: projectName(args), hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' };
-  const runtime = new DockerContainerRuntime({ dockerHost: args['docker-host'] });
-  const proxy = new HaproxyHostProxy({ stateDir: join(args['state-dir'], args.host, 'haproxy'), haproxyBin: args.haproxy });
-  return { deps: { runtime, proxy }, ctx, config };
+  const deps = createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'] });
+  return { deps, ctx, config };
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
+import { defaultStateDir } from '@gantry/agent';
 import type { Argv } from 'yargs';
 
 /** Options every `gantry local` verb takes. */
@@ -13,12 +14,6 @@ export interface LocalArgs {
   'docker-host'?: string;
   haproxy: string;
   json: boolean;
-}
-
-export function defaultStateDir(): string {
-  if (process.env.GANTRY_STATE_DIR) return process.env.GANTRY_STATE_DIR;
-  if (process.getuid?.() === 0) return '/var/lib/gantry';
-  return join(process.env.XDG_STATE_HOME ?? join(process.env.HOME ?? '/tmp', '.local/state'), 'gantry');
 }
 
 export function withLocalOptions<T>(yargs: Argv<T>) {

@@ -12,6 +12,9 @@ export const DEFAULT_READY_INTERVAL_S = 0.1;
  */
 export const MIN_ROUND_BUDGET_MS = 10;
 
+/** The first pause between rounds; each next one doubles until the checks' interval. */
+export const RAMP_START_MS = 10;
+
 export interface ReadyGateOptions {
   /** Give up after this long, ms (the component's `readyTimeout`). */
   readyTimeoutMs: number;
@@ -32,7 +35,7 @@ export type ReadyOutcome =
 
 /**
  * Waits until all `checks` pass in the same round. Rounds start every `interval` (the smallest of
- * the checks', default {@link DEFAULT_READY_INTERVAL_S}); a round that takes longer is followed at
+ * the checks', default {@link DEFAULT_READY_INTERVAL_S}), ramping up to it from {@link RAMP_START_MS}; a round that takes longer is followed at
  * once. Checks in a round run in parallel, each bounded by its own timeout and by what is left of
  * `readyTimeoutMs` (no round starts with less than {@link MIN_ROUND_BUDGET_MS} left). Resolves as
  * soon as a round passes, without waiting for anything else (e.g. the `isAlive` probe). No checks:
@@ -94,7 +97,10 @@ export async function waitUntilReady(checks: readonly Check[], target: CheckTarg
       if (results.every((result) => result.ok)) return { ready: true, attempts, elapsedMs: elapsedMs(), results };
       if (endedBy) return notReady(endedBy);
 
-      const pauseMs = Math.min(roundStart + periodMs, deadline) - performance.now();
+      // Ramp up to the interval (10, 20, 40 ms …): a fresh container is often ready within the
+      // first interval, and waiting a whole one to notice is most of the `ready` phase.
+      const roundPeriodMs = Math.min(periodMs, RAMP_START_MS * 2 ** (attempts - 1));
+      const pauseMs = Math.min(roundStart + roundPeriodMs, deadline) - performance.now();
       if (pauseMs > 0) await pause(pauseMs, gate.signal);
     }
   } finally {

@@ -8,3 +8,4 @@ export { observeComponent, serverName, type ObservedComponent } from './observe'
 export { retireContainers, type Retired } from './retire';
 export * from './stop';
 export * from './update';
+export * from './host-engine';
