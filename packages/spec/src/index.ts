@@ -5,3 +5,4 @@ export * from './config';
 export * from './validation';
 export * from './keys';
 export * from './etcd-values';
+export * from './rollout';

@@ -11,6 +11,11 @@ import { identifier } from './primitives';
  *   <prefix>v1/projects/<project>/hosts/<host>/registration       the live agent, bound to its lease (HostRegistration)
  *   <prefix>v1/projects/<project>/hosts/<host>/status/<component> what the host really runs (ComponentStatus)
  *   <prefix>v1/projects/<project>/hosts/<host>/agent              the agent's own state and errors (AgentStatus)
+ *   <prefix>v1/projects/<project>/rollouts/<component>/request    the active rollout, as asked (RolloutRequest)
+ *   <prefix>v1/projects/<project>/rollouts/<component>/control    the operator's latest instruction (RolloutControl)
+ *   <prefix>v1/projects/<project>/rollouts/<component>/state      how it goes, coordinator-written (RolloutState)
+ *   <prefix>v1/projects/<project>/rollouts/<component>/history/<id> a finished rollout (RolloutHistoryEntry)
+ *   <prefix>v1/projects/<project>/coordinator                     the elected coordinator, on its lease (CoordinatorRecord)
  *
  * Spec (config, desired) and status are separate records: operators and tooling write the first,
  * only the host's agent writes the second.
@@ -74,6 +79,27 @@ export class KeyLayout {
   }
   agent(project: string, host: string): string {
     return `${this.host(project, host)}agent`;
+  }
+  rolloutsPrefix(project: string): string {
+    return `${this.project(project)}rollouts/`;
+  }
+  rollout(project: string, component: string): string {
+    return `${this.rolloutsPrefix(project)}${segment('component', component)}/`;
+  }
+  rolloutRequest(project: string, component: string): string {
+    return `${this.rollout(project, component)}request`;
+  }
+  rolloutControl(project: string, component: string): string {
+    return `${this.rollout(project, component)}control`;
+  }
+  rolloutState(project: string, component: string): string {
+    return `${this.rollout(project, component)}state`;
+  }
+  rolloutHistory(project: string, component: string, id?: string): string {
+    return `${this.rollout(project, component)}history/${id === undefined ? '' : segment('rollout id', id)}`;
+  }
+  coordinator(project: string): string {
+    return `${this.project(project)}coordinator`;
   }
 
   /** What a key names, or undefined for a key outside this layout (ignored, never an error). */
