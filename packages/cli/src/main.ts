@@ -1,7 +1,9 @@
 import yargs from 'yargs';
 import { configCommand } from './commands/config';
+import { deployCommand } from './commands/deploy';
 import { hostsCommand } from './commands/hosts';
 import { localCommand } from './commands/local';
+import { rolloutCommand } from './commands/rollout';
 import { setVersionCommand } from './commands/set-version';
 import { statusCommand } from './commands/status';
 import { ExitCode } from './exit-codes';
@@ -16,6 +18,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(hostsCommand)
     .command(setVersionCommand)
     .command(statusCommand)
+    .command(deployCommand)
+    .command(rolloutCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { findComponent, rolloutStateSchema } from '@gantry/spec';
+import type { CommandModule } from 'yargs';
+import { CliError } from '../cli-error';
+import { ExitCode } from '../exit-codes';
+import { layoutFor, withFleet } from '../fleet/fleet-client';
+import { followRollout, reportOutcome } from '../rollout/live-view';
+import { buildRequest, planDeploy, rolloutId } from '../rollout/request-plan';
+import { withRolloutOptions, type RolloutArgs } from '../rollout/rollout-options';
+import { runVerb } from '../run-verb';
+import { operator } from './set-version';
+
+type Args = RolloutArgs & {
+  tag: string;
+  batch?: string;
+  canary?: number;
+  'min-ready'?: number;
+  'progress-deadline'?: number;
+  'auto-rollback'?: boolean;
+  hosts?: string;
+  wait: boolean;
+};
+
+/** Attempts when the config changes between the read and the guarded transaction. */
+const ATTEMPTS = 5;
+
+export const deployCommand: CommandModule<object, Args> = {
+  command: 'deploy <project> <component>',
+  describe: 'start a rolling update of a component across the fleet, and follow it (--no-wait: just start it)',
+  builder: (y) =>
+    withRolloutOptions(y)
+      .option('tag', { type: 'string', demandOption: 'name the version to roll out with --tag TAG', describe: 'the image tag to roll out' })
+      .option('batch', { type: 'string', describe: 'hosts per batch: a count (2) or a percentage of the selected hosts (25%); default 1' })
+      .option('canary', { type: 'number', describe: 'update this many hosts first, then pause until `gantry rollout resume`; default 0' })
+      .option('min-ready', { type: 'number', describe: 'seconds a host must run the new version ready and healthy to count as done; default 0' })
+      .option('progress-deadline', { type: 'number', describe: 'seconds a host may take to be done before it counts as failed; default 600' })
+      .option('auto-rollback', { type: 'boolean', describe: 'on failure, move the hosts already updated back to their previous version' })
+      .option('hosts', { type: 'string', describe: 'which hosts: all (default), ids "h1,h2", or labels "zone=a,tier=web"' })
+      .option('wait', { type: 'boolean', default: true, describe: 'follow the rollout live until it finishes (--no-wait: print its id and exit)' }) as never,
+  handler: (args) =>
+    runVerb(args.json, async (reporter, signal) => {
+      // Everything is checked before connecting: bad input never reaches etcd.
+      const keys = layoutFor(args);
+      const project = args.project;
+      const component = String(args.component);
+      const now = new Date();
+      const request = buildRequest(
+        {
+          component,
+          tag: String(args.tag),
+          batch: args.batch,
+          canary: args.canary,
+          minReady: args['min-ready'],
+          progressDeadline: args['progress-deadline'],
+          autoRollback: args['auto-rollback'],
+          hosts: args.hosts,
+        },
+        { id: rolloutId(now, randomBytes(2).toString('hex')), createdBy: operator(), createdAt: now },
+      );
+
+      await withFleet(args, async (fleet) => {
+        for (let attempt = 1; ; attempt++) {
+          if (attempt > ATTEMPTS) throw new CliError(`the config of ${project} kept changing during ${ATTEMPTS} attempts; nothing was written, try again`, ExitCode.failed);
+          const stored = await fleet.readConfig();
+          if (!stored.ok) {
+            throw new CliError(`the stored config at ${stored.key} is invalid; store a valid one with \`gantry config set FILE\` first:\n${stored.error.message}`, ExitCode.invalidInput, {
+              key: stored.key,
+              problems: stored.error.problems,
+            });
+          }
+          if (!findComponent(stored.value, component)) {
+            const known = stored.value.components.map((c) => c.name).join(', ');
+            throw new CliError(`component "${component}" is not in the stored config of ${project} (${stored.key}); it has: ${known}`, ExitCode.invalidInput, { key: stored.key, component });
+          }
+          const plan = planDeploy({ keys, project, request, configModRevision: stored.modRevision });
+          const result = await fleet.commit(plan);
+          if (result.succeeded) {
+            reporter.result(
+              { ok: true, id: request.id, project, component, toVersion: request.toVersion, policy: request.policy, key: keys.rolloutRequest(project, component), revision: result.revision, waiting: args.wait },
+              [`rollout ${request.id} of ${component} to ${request.toVersion} requested (${keys.rolloutRequest(project, component)})`],
+            );
+            break;
+          }
+          // Either a rollout is active (refuse, naming it) or the config changed meanwhile (check again).
+          const active = await fleet.get(keys.rolloutRequest(project, component));
+          if (active) {
+            let id = '(unreadable request)';
+            try {
+              id = String((JSON.parse(active.value) as { id?: unknown }).id ?? id);
+            } catch {
+              // an invalid request value: still active, still refused
+            }
+            const state = await fleet.read(keys.rolloutState(project, component), rolloutStateSchema);
+            const stateText = state.found && state.ok && state.value.rollout === id ? state.value.state : 'pending';
+            throw new CliError(
+              `a rollout of ${component} is already active: ${id} (${stateText}); follow it with \`gantry rollout watch ${project} ${component}\`, or stop it with \`gantry rollout abort ${project} ${component}\``,
+              ExitCode.invalidInput,
+              { activeRollout: id, state: stateText, key: active.key },
+            );
+          }
+        }
+        if (!args.wait) return;
+        const outcome = await followRollout(fleet, request, { json: args.json, signal });
+        reportOutcome(reporter, request, outcome);
+      });
+    }),
+};

@@ -1,0 +1,109 @@
+import { KeyLayout, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
+import { buildRolloutView, changeKey, finishedEntry, historyCells, historyRows, hostCells, pullBar, readRecords, statusesByHost, summaryLine } from './view-model';
+
+const keys = new KeyLayout();
+const where = { keys, project: 'p', component: 'web' };
+const now = new Date('2026-01-01T00:01:00.000Z');
+const request: RolloutRequest = {
+  id: 'r-1',
+  component: 'web',
+  toVersion: 'v2',
+  policy: { batch: { count: 2 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true } },
+  createdBy: 'ops@box',
+  createdAt: '2026-01-01T00:00:00.000Z',
+};
+const state: RolloutState = {
+  rollout: 'r-1',
+  state: 'running',
+  hosts: [
+    { id: 'h1', batch: 0, fromVersion: 'v1', result: 'done', readySince: '2026-01-01T00:00:30.000Z' },
+    { id: 'h2', batch: 1, fromVersion: 'v1', result: 'updating' },
+    { id: 'h3', batch: 1, fromVersion: 'v1', result: 'updating' },
+    { id: 'h4', batch: 2, fromVersion: 'v1', result: 'failed', error: 'not ready in time' },
+  ],
+  batches: 3,
+  currentBatch: 1,
+  startedAt: '2026-01-01T00:00:18.000Z',
+  updatedAt: '2026-01-01T00:00:50.000Z',
+};
+const status = (fields: Record<string, unknown>) => JSON.stringify({ phase: 'running', version: 'v1', updatedAt: '2026-01-01T00:00:50.000Z', ...fields });
+
+const rolloutEntries = (extra: Record<string, string> = {}) =>
+  new Map(Object.entries({ [keys.rolloutRequest('p', 'web')]: JSON.stringify(request), [keys.rolloutState('p', 'web')]: JSON.stringify(state), ...extra }));
+const hostEntries = new Map([
+  [keys.status('p', 'h1', 'web'), status({ version: 'v2', health: { state: 'healthy', failing: [], lastResults: [] } })],
+  [keys.status('p', 'h2', 'web'), status({ phase: 'pulling', targetVersion: 'v2', pull: { layersDone: 3, layersTotal: 5, bytesDone: 45_000_000, bytesTotal: 98_000_000 } })],
+  [keys.status('p', 'h3', 'web'), status({ phase: 'draining', version: 'v2', drain: { container: 'c', connectionsLeft: 2, deadline: '2026-01-01T00:01:20.000Z' } })],
+  [keys.status('p', 'h4', 'web'), '{"phase": "exploded"'],
+  [keys.status('p', 'h1', 'api'), status({ version: 'zzz' })],
+  [keys.registration('p', 'h1'), '{}'],
+]);
+
+describe('the rollout view', () => {
+  const records = readRecords(where, rolloutEntries());
+  const view = buildRolloutView(request, records, statusesByHost(where, hostEntries), now);
+
+  it('summarises state, batch, hosts done and elapsed time', () => {
+    expect(view).toMatchObject({ id: 'r-1', state: 'running', batch: 2, batches: 3, hostsDone: 1, hostsTotal: 4, elapsedSeconds: 42, fromVersion: 'v1', toVersion: 'v2' });
+    expect(summaryLine(view)).toBe('rollout r-1 v1 → v2: running, batch 2/3, hosts done 1/4, elapsed 42s');
+  });
+
+  it('shows one row per host of the rollout, with pull progress, ready state, draining and errors', () => {
+    const cells = Object.fromEntries(view.rows.map((r) => [r.host, hostCells(r)]));
+    expect(cells.h1).toEqual(['h1', '1', 'done', 'running', 'v1 → v2', '-', 'healthy, ready 30s', '-', '-']);
+    expect(cells.h2).toEqual(['h2', '2', 'updating', 'pulling', 'v1 → v2', '[#####.....] 3/5 layers 45/98 MB', '-', '-', '-']);
+    expect(cells.h3[7]).toBe('2 conns, 20s left');
+    // An invalid status is left out: the host's row still shows the coordinator's view.
+    expect(cells.h4).toEqual(['h4', '3', 'failed', '-', 'v1 → v2', '-', '-', '-', 'not ready in time']);
+  });
+
+  it('is pending, without hosts, before the coordinator writes a state (or with a stale state of another rollout)', () => {
+    const stale = readRecords(where, rolloutEntries({ [keys.rolloutState('p', 'web')]: JSON.stringify({ ...state, rollout: 'r-0' }) }));
+    const pending = buildRolloutView(request, stale, new Map(), now);
+    expect(pending).toMatchObject({ state: 'pending', batch: 0, batches: 0, hostsTotal: 0, rows: [], elapsedSeconds: 60 });
+  });
+
+  it('reports invalid values naming their key', () => {
+    const bad = readRecords(where, rolloutEntries({ [keys.rolloutControl('p', 'web')]: '{"rollout": 1}' }));
+    expect(bad.problems).toEqual([expect.stringContaining(keys.rolloutControl('p', 'web'))]);
+  });
+
+  it('changes only when something other than the clock moved', () => {
+    const later = buildRolloutView(request, records, statusesByHost(where, hostEntries), new Date(now.getTime() + 5000));
+    expect(changeKey(later)).toBe(changeKey(view));
+    const paused = buildRolloutView(request, { ...records, state: { ...state, state: 'paused', pausedBy: 'operator' } }, statusesByHost(where, hostEntries), now);
+    expect(changeKey(paused)).not.toBe(changeKey(view));
+    expect(summaryLine(paused)).toContain('paused (by the operator)');
+  });
+});
+
+describe('pullBar', () => {
+  it('fills by bytes, or by layers when the size is unknown', () => {
+    expect(pullBar({ layersDone: 5, layersTotal: 5, bytesDone: 98e6, bytesTotal: 98e6 })).toBe('[##########] 5/5 layers 98/98 MB');
+    expect(pullBar({ layersDone: 1, layersTotal: 4, bytesDone: 0, bytesTotal: 0 })).toBe('[###.......] 1/4 layers 0/0 MB');
+  });
+});
+
+describe('the end of a rollout, and history', () => {
+  const entry = (id: string, outcome: RolloutState['state'], finishedAt: string): RolloutHistoryEntry => ({
+    request: { ...request, id },
+    state: { ...state, rollout: id, state: outcome, finishedAt },
+  });
+
+  it('is finished once the history entry exists and the state key no longer holds it', () => {
+    const history = { [keys.rolloutHistory('p', 'web', 'r-1')]: JSON.stringify(entry('r-1', 'succeeded', '2026-01-01T00:02:00.000Z')) };
+    expect(finishedEntry('r-1', readRecords(where, rolloutEntries(history)))).toBeUndefined();
+    const moved = new Map(Object.entries(history));
+    expect(finishedEntry('r-1', readRecords(where, moved))?.state.state).toBe('succeeded');
+    expect(finishedEntry('r-2', readRecords(where, moved))).toBeUndefined();
+  });
+
+  it('lists finished rollouts newest first', () => {
+    const rows = historyRows([entry('r-a', 'succeeded', '2026-01-01T00:02:00.000Z'), entry('r-b', 'failed', '2026-01-02T00:00:00.000Z')]);
+    expect(rows.map((r) => [r.id, r.outcome])).toEqual([
+      ['r-b', 'failed'],
+      ['r-a', 'succeeded'],
+    ]);
+    expect(historyCells(rows[0])).toEqual(['r-b', 'v1 → v2', 'ops@box', '2026-01-01T00:00:18.000Z', '2026-01-02T00:00:00.000Z', 'failed', '4 (1 done, 1 failed)']);
+  });
+});

@@ -1,0 +1,256 @@
+import {
+  componentStatusSchema,
+  parseJson,
+  rolloutControlSchema,
+  rolloutHistoryEntrySchema,
+  rolloutRequestSchema,
+  rolloutStateSchema,
+  type ComponentStatus,
+  type KeyLayout,
+  type RolloutControl,
+  type RolloutHistoryEntry,
+  type RolloutRequest,
+  type RolloutState,
+} from '@gantry/spec';
+import { formatAge } from '../fleet/age';
+
+/**
+ * The pure half of the rollout live view and `gantry rollout status`: from the keys under a
+ * component's rollout prefix and the project's hosts prefix, what to show. Invalid values become
+ * problems naming their key, never a crash.
+ */
+
+export interface RolloutKeys {
+  keys: KeyLayout;
+  project: string;
+  component: string;
+}
+
+/** What the rollout prefix holds, validated. */
+export interface RolloutRecords {
+  request?: RolloutRequest;
+  requestModRevision?: string;
+  control?: RolloutControl;
+  state?: RolloutState;
+  /** Valid history entries, by rollout id. */
+  history: Map<string, RolloutHistoryEntry>;
+  /** Invalid values, each naming its key. */
+  problems: string[];
+}
+
+const reason = (key: string, problems: { path: string; message: string }[]) =>
+  `invalid value at ${key}: ${problems.map((p) => (p.path === '(root)' ? p.message : `${p.path}: ${p.message}`)).join('; ')}`;
+
+export function readRecords(where: RolloutKeys, entries: ReadonlyMap<string, string>): RolloutRecords {
+  const { keys, project, component } = where;
+  const records: RolloutRecords = { history: new Map(), problems: [] };
+  const historyPrefix = keys.rolloutHistory(project, component);
+  for (const [key, value] of entries) {
+    if (key === keys.rolloutRequest(project, component)) {
+      const p = parseJson(rolloutRequestSchema, value, key);
+      if (p.ok) records.request = p.value;
+      else records.problems.push(reason(key, p.error.problems));
+    } else if (key === keys.rolloutControl(project, component)) {
+      const p = parseJson(rolloutControlSchema, value, key);
+      if (p.ok) records.control = p.value;
+      else records.problems.push(reason(key, p.error.problems));
+    } else if (key === keys.rolloutState(project, component)) {
+      const p = parseJson(rolloutStateSchema, value, key);
+      if (p.ok) records.state = p.value;
+      else records.problems.push(reason(key, p.error.problems));
+    } else if (key.startsWith(historyPrefix)) {
+      const p = parseJson(rolloutHistoryEntrySchema, value, key);
+      if (p.ok) records.history.set(p.value.request.id, p.value);
+      else records.problems.push(reason(key, p.error.problems));
+    }
+  }
+  return records;
+}
+
+/** The component's statuses by host, from the keys under the hosts prefix (invalid ones left out). */
+export function statusesByHost(where: RolloutKeys, entries: ReadonlyMap<string, string>): Map<string, ComponentStatus> {
+  const out = new Map<string, ComponentStatus>();
+  for (const [key, value] of entries) {
+    const parsed = where.keys.parse(key);
+    if (!parsed || parsed.kind !== 'status' || parsed.project !== where.project || parsed.component !== where.component) continue;
+    const status = parseJson(componentStatusSchema, value, key);
+    if (status.ok) out.set(parsed.host, status.value);
+  }
+  return out;
+}
+
+export interface HostRowView {
+  host: string;
+  batch: number;
+  result: string;
+  phase: string;
+  /** from → to */
+  version: string;
+  /** The version the host serves now, per its status. */
+  serving?: string;
+  pull?: { layersDone: number; layersTotal: number; bytesDone: number; bytesTotal: number };
+  ready: string;
+  drain?: { connectionsLeft: number; deadline: string; secondsLeft: number };
+  error?: string;
+}
+
+export interface RolloutView {
+  id: string;
+  component: string;
+  fromVersion: string;
+  toVersion: string;
+  /** The coordinator's state, or `pending` before it wrote any. */
+  state: string;
+  pausedBy?: string;
+  message?: string;
+  batch: number;
+  batches: number;
+  hostsDone: number;
+  hostsTotal: number;
+  elapsedSeconds: number;
+  control?: RolloutControl;
+  rows: HostRowView[];
+  problems: string[];
+}
+
+const secondsBetween = (from: string | undefined, to: number) => {
+  const at = from ? Date.parse(from) : NaN;
+  return Number.isNaN(at) ? 0 : Math.max(0, Math.floor((to - at) / 1000));
+};
+
+function readyCell(status: ComponentStatus | undefined, readySince: string | undefined, now: Date): string {
+  const parts: string[] = [];
+  if (status?.phase === 'ready-checking') {
+    const last = status.health?.lastResults.at(-1);
+    parts.push(last ? `checking (${last.check}: ${last.ok ? 'ok' : last.detail || 'failing'})` : 'checking');
+  } else if (status?.health) {
+    parts.push(status.health.failing.length ? `${status.health.state} (failing: ${status.health.failing.join(', ')})` : status.health.state);
+  }
+  if (readySince) parts.push(`ready ${formatAge(now.getTime() - Date.parse(readySince))}`);
+  return parts.join(', ') || '-';
+}
+
+/** The view of one rollout: the request, the coordinator's state (if any yet) and the hosts' statuses. */
+export function buildRolloutView(request: RolloutRequest, records: Pick<RolloutRecords, 'state' | 'control' | 'problems'>, statuses: ReadonlyMap<string, ComponentStatus>, now: Date): RolloutView {
+  // A state or control of another rollout (stale, not yet cleared) is not this one's.
+  const state = records.state?.rollout === request.id ? records.state : undefined;
+  const control = records.control?.rollout === request.id ? records.control : undefined;
+  const hosts = state?.hosts ?? [];
+  const froms = [...new Set(hosts.map((h) => h.fromVersion).filter((v): v is string => Boolean(v)))];
+  const rows: HostRowView[] = hosts.map((h) => {
+    const status = statuses.get(h.id);
+    const row: HostRowView = {
+      host: h.id,
+      batch: h.batch,
+      result: h.result,
+      phase: status?.phase ?? '-',
+      version: `${h.fromVersion ?? '-'} → ${request.toVersion}`,
+      ready: readyCell(status, h.readySince, now),
+    };
+    if (status?.version) row.serving = status.version;
+    if (status?.phase === 'pulling' && status.pull) row.pull = { ...status.pull };
+    if (status?.drain) {
+      row.drain = { connectionsLeft: status.drain.connectionsLeft, deadline: status.drain.deadline, secondsLeft: Math.max(0, Math.ceil((Date.parse(status.drain.deadline) - now.getTime()) / 1000)) };
+    }
+    const error = h.error ?? status?.lastError?.reason;
+    if (error) row.error = error;
+    return row;
+  });
+  const end = state?.finishedAt ? Date.parse(state.finishedAt) : now.getTime();
+  const view: RolloutView = {
+    id: request.id,
+    component: request.component,
+    fromVersion: froms.length ? froms.join(',') : '-',
+    toVersion: request.toVersion,
+    state: state?.state ?? 'pending',
+    batch: state ? Math.min(state.currentBatch + 1, state.batches) : 0,
+    batches: state?.batches ?? 0,
+    hostsDone: hosts.filter((h) => h.result === 'done').length,
+    hostsTotal: hosts.length,
+    elapsedSeconds: secondsBetween(state?.startedAt ?? request.createdAt, Number.isNaN(end) ? now.getTime() : end),
+    rows,
+    problems: [...records.problems],
+  };
+  if (state?.pausedBy) view.pausedBy = state.pausedBy;
+  if (state?.message) view.message = state.message;
+  if (control) view.control = control;
+  return view;
+}
+
+export const HOST_HEADER = ['HOST', 'BATCH', 'RESULT', 'PHASE', 'VERSION', 'PROGRESS', 'READY', 'DRAINING', 'ERROR'];
+
+const MB = 1_000_000;
+
+/** `[#####.....] 3/5 layers 45/98 MB` */
+export function pullBar(pull: { layersDone: number; layersTotal: number; bytesDone: number; bytesTotal: number }, width = 10): string {
+  const fraction = pull.bytesTotal > 0 ? pull.bytesDone / pull.bytesTotal : pull.layersTotal > 0 ? pull.layersDone / pull.layersTotal : 0;
+  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pull.layersDone}/${pull.layersTotal} layers ${Math.round(pull.bytesDone / MB)}/${Math.round(pull.bytesTotal / MB)} MB`;
+}
+
+export function hostCells(row: HostRowView): string[] {
+  const drain = row.drain ? `${row.drain.connectionsLeft} conn${row.drain.connectionsLeft === 1 ? '' : 's'}, ${row.drain.secondsLeft}s left` : '-';
+  return [row.host, String(row.batch + 1), row.result, row.phase, row.version, row.pull ? pullBar(row.pull) : '-', row.ready, drain, row.error ?? '-'];
+}
+
+/** `rollout r-… v1 → v2: running, batch 2/3, hosts done 3/5, elapsed 42s` */
+export function summaryLine(view: RolloutView): string {
+  const state = view.pausedBy ? `${view.state} (${view.pausedBy === 'canary' ? 'after the canary hosts' : 'by the operator'})` : view.state;
+  const control = view.control ? `, last instruction ${view.control.action} by ${view.control.by}` : '';
+  const message = view.message ? ` — ${view.message}` : '';
+  return `rollout ${view.id} ${view.fromVersion} → ${view.toVersion}: ${state}, batch ${view.batch}/${view.batches}, hosts done ${view.hostsDone}/${view.hostsTotal}, elapsed ${view.elapsedSeconds}s${control}${message}`;
+}
+
+/** What a change is judged by: the view without the fields that only move with the clock. */
+export function changeKey(view: RolloutView): string {
+  return JSON.stringify({ ...view, elapsedSeconds: undefined, rows: view.rows.map((r) => ({ ...r, ready: r.ready.replace(/ready \d+\w/, 'ready'), drain: r.drain && { ...r.drain, secondsLeft: undefined } })) });
+}
+
+/** The outcome of a finished rollout: its history entry, once the state key no longer holds it. */
+export function finishedEntry(id: string, records: RolloutRecords): RolloutHistoryEntry | undefined {
+  const entry = records.history.get(id);
+  if (!entry) return undefined;
+  return records.state?.rollout === id ? undefined : entry;
+}
+
+/** A history entry as a row of `gantry rollout history`. */
+export interface HistoryRow {
+  id: string;
+  version: string;
+  fromVersion: string;
+  by: string;
+  startedAt: string;
+  finishedAt: string;
+  outcome: string;
+  hosts: number;
+  hostsDone: number;
+  hostsFailed: number;
+}
+
+export const HISTORY_HEADER = ['ID', 'VERSION', 'BY', 'STARTED', 'FINISHED', 'OUTCOME', 'HOSTS'];
+
+export function historyRows(history: Iterable<RolloutHistoryEntry>): HistoryRow[] {
+  const rows = [...history].map((e): HistoryRow => {
+    const froms = [...new Set(e.state.hosts.map((h) => h.fromVersion).filter((v): v is string => Boolean(v)))];
+    return {
+      id: e.request.id,
+      version: e.request.toVersion,
+      fromVersion: froms.join(',') || '-',
+      by: e.request.createdBy,
+      startedAt: e.state.startedAt ?? e.request.createdAt,
+      finishedAt: e.state.finishedAt ?? e.state.updatedAt,
+      outcome: e.state.state,
+      hosts: e.state.hosts.length,
+      hostsDone: e.state.hosts.filter((h) => h.result === 'done').length,
+      hostsFailed: e.state.hosts.filter((h) => h.result === 'failed').length,
+    };
+  });
+  // Newest first: by finish time, then by id (which starts with the creation time).
+  const time = (iso: string) => Date.parse(iso) || 0;
+  return rows.sort((a, b) => time(b.finishedAt) - time(a.finishedAt) || b.id.localeCompare(a.id));
+}
+
+export function historyCells(row: HistoryRow): string[] {
+  const failed = row.hostsFailed ? `, ${row.hostsFailed} failed` : '';
+  return [row.id, `${row.fromVersion} → ${row.version}`, row.by, row.startedAt, row.finishedAt, row.outcome, `${row.hosts} (${row.hostsDone} done${failed})`];
+}
