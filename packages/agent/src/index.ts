@@ -2,3 +2,4 @@ export * from './checks';
 export * from './engine';
 export * from './runtime';
 export * from './proxy';
+export * from './rollout/coordinator';

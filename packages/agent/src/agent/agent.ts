@@ -7,6 +7,7 @@ import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
 import { StatusWriter } from './status-writer';
+import { RolloutCoordinator } from '../rollout/coordinator';
 
 export interface AgentOptions {
   etcd: Etcd3;
@@ -38,6 +39,7 @@ export class Agent {
   private lastGoodConfig?: ProjectConfig;
   private resyncTimer?: NodeJS.Timeout;
   private lastAgentProblems = '';
+  private coordinator?: RolloutCoordinator;
 
   constructor(private readonly opts: AgentOptions) {
     this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)) }, {
@@ -87,6 +89,9 @@ export class Agent {
       this.watchers.push(watcher);
     }
     await Promise.all(this.watchers.map((w) => w.start()));
+    // Every agent is a candidate for the project's rolling-update coordinator; only the elected one drives.
+    this.coordinator = new RolloutCoordinator({ etcd: this.opts.etcd, keys, project: ctx.project, hostId: ctx.hostId, log, leaseTtlS: this.opts.leaseTtlS ?? 10 });
+    await this.coordinator.start();
     this.resyncTimer = setInterval(() => this.workers.forEach((w) => w.poke()), this.opts.resyncMs ?? 30_000);
     this.resyncTimer.unref();
     log.info('agent started', { bind: ctx.bindAddress });
@@ -95,6 +100,7 @@ export class Agent {
   /** Stops watching and revokes the registration; containers and HAProxy keep serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    await this.coordinator?.stop();
     await Promise.all(this.watchers.map((w) => w.stop()));
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await this.writer.flush(2_000);

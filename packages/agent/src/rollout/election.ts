@@ -1,0 +1,126 @@
+import type { Etcd3 } from 'etcd3';
+import { LeaseKeeper, PrefixWatcher } from '@gantry/etcd';
+import type { CoordinatorRecord } from '@gantry/spec';
+import type { Logger } from '../agent/logger';
+
+export interface ElectionOptions {
+  etcd: Etcd3;
+  /** The election key: `keys.coordinator(project)`. */
+  key: string;
+  hostId: string;
+  leaseTtlS: number;
+  log: Logger;
+  /** Told when this candidate becomes leader, or stops being it. */
+  onChange?: (leader: boolean) => void;
+}
+
+/**
+ * Campaigns for the coordinator key: a record bound to this candidate's own lease, created only
+ * if the key is absent. Watches the key and campaigns again when it disappears (the leader's lease
+ * expired or was revoked). `leaderValue` is the exact stored string, for fenced writes.
+ */
+export class Election {
+  private readonly lease: LeaseKeeper;
+  private readonly watcher: PrefixWatcher;
+  private current?: string;
+  private mine?: string;
+  private stopped = false;
+  private campaigning = false;
+  private again = false;
+  private leader = false;
+
+  constructor(private readonly opts: ElectionOptions) {
+    this.lease = new LeaseKeeper(opts.etcd, {
+      ttlSeconds: opts.leaseTtlS,
+      onLost: () => {
+        this.mine = undefined;
+        this.update();
+      },
+      onRestored: () => void this.campaign(),
+    });
+    this.watcher = new PrefixWatcher({
+      client: opts.etcd,
+      prefix: opts.key,
+      onSnapshot: (kvs) => this.seen(kvs.get(opts.key)),
+      onChange: (c) => this.seen(c.key === opts.key ? (c.type === 'put' ? c.value : undefined) : this.current),
+      onError: (err) => opts.log.debug('coordinator election watch interrupted', { error: err.message }),
+    });
+  }
+
+  async start(): Promise<void> {
+    void this.lease.start().then(() => this.campaign(), () => undefined);
+    await this.watcher.start();
+  }
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** The stored record while we lead. */
+  get leaderValue(): string | undefined {
+    return this.leader ? this.mine : undefined;
+  }
+
+  /** We were told (by a failed fence) that we no longer lead: campaign again if the key is free. */
+  lostFence(): void {
+    this.mine = undefined;
+    this.update();
+    void this.campaign();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watcher.stop();
+    // Revoking the lease deletes our record at once: another candidate takes over without waiting a TTL.
+    await this.lease.stop({ revoke: true });
+    this.mine = undefined;
+    this.update();
+  }
+
+  private seen(value: string | undefined): void {
+    this.current = value;
+    if (value === undefined) void this.campaign();
+    this.update();
+  }
+
+  private update(): void {
+    const leader = !this.stopped && this.mine !== undefined && this.current === this.mine;
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.opts.log.info(leader ? 'elected rollout coordinator' : 'no longer rollout coordinator', { key: this.opts.key });
+    this.opts.onChange?.(leader);
+  }
+
+  private async campaign(): Promise<void> {
+    if (this.stopped) return;
+    if (this.campaigning) {
+      this.again = true;
+      return;
+    }
+    this.campaigning = true;
+    try {
+      do {
+        this.again = false;
+        const leaseId = this.lease.status().leaseId;
+        if (leaseId === undefined || this.lease.status().state !== 'alive') break;
+        const record: CoordinatorRecord = { hostId: this.opts.hostId, since: new Date().toISOString(), leaseId };
+        const value = JSON.stringify(record);
+        const { etcd, key } = this.opts;
+        try {
+          const res = await etcd.if(key, 'Create', '==', 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
+          if (res.succeeded) {
+            this.mine = value;
+            // The watch may not have delivered our own put yet.
+            this.current = value;
+            this.update();
+          }
+        } catch (err) {
+          this.opts.log.warn('coordinator campaign failed; retrying when the key changes or the lease is restored', { error: (err as Error).message });
+          if (!this.stopped) setTimeout(() => void this.campaign(), 1_000).unref();
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      this.campaigning = false;
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * Rolling updates driven by the elected coordinator among five real gantryd agents (127.0.1.N, one
+ * shared dockerd, one HAProxy each): batches under load, a failing version halting the rollout (and
+ * rolling back), and the coordinator SIGKILLed mid-rollout.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
+import { PrefixWatcher } from '@gantry/etcd';
+import {
+  componentStatusSchema,
+  coordinatorRecordSchema,
+  KeyLayout,
+  rolloutHistoryEntrySchema,
+  rolloutRequestSchema,
+  rolloutStateSchema,
+  type ComponentStatus,
+  type RolloutHistoryEntry,
+} from '@gantry/spec';
+import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
+import { AgentProcess } from '../support/agent-process';
+import { demoConfig } from '../support/demo-config';
+import { freeHostAddresses } from '../support/local-host';
+
+const PORT = 80;
+const HOSTS = 5;
+const keys = new KeyLayout();
+
+class Fleet {
+  readonly project = `rollout-${randomBytes(3).toString('hex')}`;
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'gantry-rollout-'));
+  readonly etcd: Etcd3;
+  agents: AgentProcess[] = [];
+
+  constructor(readonly endpoints: string[]) {
+    this.etcd = new Etcd3({ hosts: endpoints });
+  }
+
+  async start(count: number, configOverrides = {}): Promise<void> {
+    await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 5_000, ...configOverrides })));
+    const addresses = await freeHostAddresses(count, PORT);
+    this.agents = addresses.map((bindAddress, i) =>
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
+    );
+  }
+
+  url(i: number, path = '/'): string {
+    return `http://${this.agents[i].spec.bindAddress}:${PORT}${path}`;
+  }
+
+  async setFleetVersion(version: string): Promise<void> {
+    await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version, setBy: 'test' }));
+  }
+
+  async status(i: number): Promise<ComponentStatus | undefined> {
+    const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
+    return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
+  }
+
+  async hostKey(i: number): Promise<string | null> {
+    return this.etcd.get(keys.hostDesired(this.project, this.agents[i].spec.hostId, 'web')).string();
+  }
+
+  async converged(version: string, timeoutMs = 90_000, which = this.agents.map((_, i) => i)): Promise<void> {
+    await Promise.all(
+      which.map((i) =>
+        waitFor(
+          async () => {
+            const s = await this.status(i);
+            return s?.phase === 'running' && s.version === version && s.containers.length === 1;
+          },
+          { timeoutMs, what: `${this.agents[i].spec.hostId} to run ${version}\n${this.agents[i].tail()}` },
+        ),
+      ),
+    );
+  }
+
+  /** Writes a rollout request, as `gantry deploy` would. */
+  async rollout(id: string, toVersion: string, policy: Record<string, unknown>): Promise<void> {
+    const request = rolloutRequestSchema.parse({ id, component: 'web', toVersion, policy, createdBy: 'test', createdAt: new Date().toISOString() });
+    await this.etcd.put(keys.rolloutRequest(this.project, 'web')).value(JSON.stringify(request));
+  }
+
+  async history(id: string, timeoutMs = 180_000): Promise<RolloutHistoryEntry> {
+    const text = await waitFor(async () => (await this.etcd.get(keys.rolloutHistory(this.project, 'web', id)).string()) ?? undefined, {
+      timeoutMs,
+      intervalMs: 250,
+      what: `rollout ${id} in history\n${this.agents.map((a) => a.tail(8)).join('\n')}`,
+    });
+    return rolloutHistoryEntrySchema.parse(JSON.parse(text));
+  }
+
+  async coordinator(): Promise<string | undefined> {
+    const text = await this.etcd.get(keys.coordinator(this.project)).string();
+    return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
+  }
+
+  /** Every v-container id each host ever had while `poll` ran. */
+  containerWatch(): { stop: () => Promise<Map<string, Map<string, Set<string>>>> } {
+    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
+    const seen = new Map<string, Map<string, Set<string>>>();
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        for (const agent of this.agents) {
+          const host = agent.spec.hostId;
+          for (const c of await runtime.list({ project: this.project, hostId: host }).catch(() => [])) {
+            const byVersion = seen.get(host) ?? new Map<string, Set<string>>();
+            seen.set(host, byVersion);
+            const ids = byVersion.get(c.version) ?? new Set<string>();
+            byVersion.set(c.version, ids);
+            ids.add(c.id);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return seen;
+      },
+    };
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
+    for (const agent of this.agents) {
+      const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
+      for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
+      await proxy.stop();
+    }
+    await this.etcd.delete().prefix(keys.project(this.project));
+    this.etcd.close();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Watches every host's status and tracks the most hosts moving to `version` at once. */
+function trackUpdating(fleet: Fleet, version: string) {
+  const statuses = new Map<string, ComponentStatus>();
+  let max = 0;
+  const statusPrefix = keys.hostsPrefix(fleet.project);
+  const recount = () => {
+    const n = [...statuses.values()].filter((s) => s.targetVersion === version && !(s.phase === 'running' && s.version === version)).length;
+    max = Math.max(max, n);
+  };
+  const take = (key: string, value: string | undefined) => {
+    const parsed = keys.parse(key);
+    if (parsed?.kind !== 'status' || parsed.component !== 'web') return;
+    if (value === undefined) statuses.delete(parsed.host);
+    else statuses.set(parsed.host, componentStatusSchema.parse(JSON.parse(value)));
+    recount();
+  };
+  const watcher = new PrefixWatcher({
+    client: fleet.etcd,
+    prefix: statusPrefix,
+    onSnapshot: (kvs) => {
+      statuses.clear();
+      for (const [k, v] of kvs) take(k, v);
+    },
+    onChange: (c) => take(c.key, c.type === 'put' ? c.value : undefined),
+  });
+  return {
+    start: () => watcher.start(),
+    stop: async () => {
+      await watcher.stop();
+      return max;
+    },
+  };
+}
+
+const lost = (reports: LoadReport[]) => ({
+  sent: reports.reduce((n, r) => n + r.sent, 0),
+  failed: reports.reduce((n, r) => n + r.errors + r.non2xx, 0),
+  samples: reports.flatMap((r) => r.samples),
+});
+
+beforeAll(() => ensureDemoImages(), 600_000);
+
+describe('rolling updates across five agents', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    fleet = new Fleet(serviceEnv().etcdEndpoints);
+    await fleet.start(HOSTS, { readyTimeout: 4_000 });
+    await fleet.setFleetVersion('v1');
+    await fleet.converged('v1');
+    await waitFor(() => fleet.coordinator(), { what: 'a coordinator to be elected' });
+  }, 180_000);
+  afterAll(() => fleet?.cleanup(), 120_000);
+
+  it('rolls v2 out two hosts at a time under load, losing no request, then hands over to the fleet key', async () => {
+    const tracker = trackUpdating(fleet, 'v2');
+    await tracker.start();
+    const loads = fleet.agents.map((_, i) => startLoad({ url: fleet.url(i), connections: 2, rate: 50 }));
+    await waitFor(() => loads.every((l) => l.snapshot().ok > 10), { what: 'load to flow' });
+
+    await fleet.rollout('to-v2', 'v2', { batch: { count: 2 } });
+    const entry = await fleet.history('to-v2');
+    await fleet.converged('v2');
+    const reports = await Promise.all(loads.map((l) => l.stop()));
+    const maxUpdating = await tracker.stop();
+    const totals = lost(reports);
+    console.log(`rollout to v2: ${JSON.stringify({ maxUpdating, sent: totals.sent, failed: totals.failed, coordinator: entry.state.coordinator })}`);
+
+    expect(entry.state.state).toBe('succeeded');
+    expect(entry.state.hosts.map((h) => [h.id, h.batch, h.fromVersion, h.result])).toEqual([
+      ['h1', 0, 'v1', 'done'],
+      ['h2', 0, 'v1', 'done'],
+      ['h3', 1, 'v1', 'done'],
+      ['h4', 1, 'v1', 'done'],
+      ['h5', 2, 'v1', 'done'],
+    ]);
+    expect(maxUpdating).toBeGreaterThanOrEqual(1);
+    expect(maxUpdating).toBeLessThanOrEqual(2);
+    expect({ failed: totals.failed, samples: totals.samples }).toEqual({ failed: 0, samples: [] });
+    expect(totals.sent).toBeGreaterThan(100);
+    expect(await fleet.etcd.get(keys.rolloutRequest(fleet.project, 'web')).string()).toBeNull();
+    expect(await fleet.etcd.get(keys.rolloutState(fleet.project, 'web')).string()).toBeNull();
+    expect(JSON.parse((await fleet.etcd.get(keys.fleetDesired(fleet.project, 'web')).string())!)).toMatchObject({ version: 'v2', rollout: 'to-v2' });
+    for (let i = 0; i < HOSTS; i++) expect(await fleet.hostKey(i)).toBeNull();
+  }, 300_000);
+
+  it('a broken version halts after the first batch, the other hosts untouched; autoRollback returns the batch', async () => {
+    const loads = fleet.agents.map((_, i) => startLoad({ url: fleet.url(i), connections: 2, rate: 50 }));
+    await waitFor(() => loads.every((l) => l.snapshot().ok > 10), { what: 'load to flow' });
+    const watched: string[] = [];
+    const hostKeyWatcher = new PrefixWatcher({
+      client: fleet.etcd,
+      prefix: keys.hostsPrefix(fleet.project),
+      onSnapshot: () => undefined,
+      onChange: (c) => {
+        const parsed = keys.parse(c.key);
+        if (parsed?.kind === 'host-desired') watched.push(`${c.type} ${parsed.host} ${c.type === 'put' ? c.value : ''}`);
+      },
+    });
+    await hostKeyWatcher.start();
+
+    // Without rollback: halts, failed; h1 and h2 told to run `broken`, keep serving v2.
+    await fleet.rollout('to-broken', 'broken', { batch: { count: 2 } });
+    const failed = await fleet.history('to-broken');
+    expect(failed.state.state).toBe('failed');
+    expect(failed.state.hosts.map((h) => h.result).slice(2)).toEqual(['pending', 'pending', 'pending']);
+    expect(failed.state.hosts.slice(0, 2).some((h) => h.result === 'failed')).toBe(true);
+    for (const i of [2, 3, 4]) expect(await fleet.hostKey(i)).toBeNull();
+    // The operator puts h1, h2 back on the fleet's version.
+    for (const i of [0, 1]) await fleet.etcd.delete().key(keys.hostDesired(fleet.project, fleet.agents[i].spec.hostId, 'web'));
+    await fleet.converged('v2');
+
+    // With autoRollback: the first batch goes back to v2 on its own.
+    await fleet.rollout('to-broken-2', 'broken', { batch: { count: 2 }, autoRollback: true });
+    const rolledBack = await fleet.history('to-broken-2');
+    expect(rolledBack.state.state).toBe('rolled-back');
+    expect(rolledBack.state.hosts.map((h) => h.result)).toEqual(['rolled-back', 'rolled-back', 'pending', 'pending', 'pending']);
+    for (const i of [0, 1]) expect(JSON.parse((await fleet.hostKey(i))!)).toMatchObject({ version: 'v2', rollout: 'to-broken-2' });
+    await fleet.converged('v2');
+
+    await hostKeyWatcher.stop();
+    const reports = await Promise.all(loads.map((l) => l.stop()));
+    const totals = lost(reports);
+    console.log(`broken rollouts: ${JSON.stringify({ sent: totals.sent, failed: totals.failed, hostKeyChanges: watched.length })}`);
+    // h3..h5's host keys were never written.
+    expect(watched.filter((w) => / h[345] /.test(w))).toEqual([]);
+    for (const i of [2, 3, 4]) expect(await fleet.hostKey(i)).toBeNull();
+    expect({ failed: totals.failed, samples: totals.samples }).toEqual({ failed: 0, samples: [] });
+
+    for (const i of [0, 1]) await fleet.etcd.delete().key(keys.hostDesired(fleet.project, fleet.agents[i].spec.hostId, 'web'));
+  }, 300_000);
+
+  it('another agent takes over when the coordinator is SIGKILLed mid-rollout; no host is updated twice', async () => {
+    await fleet.converged('v2');
+    const containers = fleet.containerWatch();
+    // Every write of a host key to v1: a coordinator re-updating a host would write it again.
+    const hostKeyWrites = new Map<string, number>();
+    const hostKeyWatcher = new PrefixWatcher({
+      client: fleet.etcd,
+      prefix: keys.hostsPrefix(fleet.project),
+      onSnapshot: () => undefined,
+      onChange: (c) => {
+        const parsed = keys.parse(c.key);
+        if (parsed?.kind === 'host-desired' && c.type === 'put' && JSON.parse(c.value).version === 'v1') hostKeyWrites.set(parsed.host, (hostKeyWrites.get(parsed.host) ?? 0) + 1);
+      },
+    });
+    await hostKeyWatcher.start();
+    await fleet.rollout('back-to-v1', 'v1', { batch: { count: 1 }, minReadySeconds: 1 });
+    // Kill the coordinator once the rollout is under way (at least one host done).
+    await waitFor(
+      async () => {
+        const text = await fleet.etcd.get(keys.rolloutState(fleet.project, 'web')).string();
+        return text !== null && rolloutStateSchema.parse(JSON.parse(text)).hosts.some((h) => h.result === 'done');
+      },
+      { timeoutMs: 90_000, intervalMs: 100, what: 'the first host done' },
+    );
+    const leader = (await fleet.coordinator())!;
+    const index = fleet.agents.findIndex((a) => a.spec.hostId === leader);
+    const killedAt = Date.now();
+    await fleet.agents[index].kill('SIGKILL');
+    const next = await waitFor(async () => {
+      const id = await fleet.coordinator();
+      return id !== undefined && id !== leader ? id : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'another coordinator' });
+    const takeoverMs = Date.now() - killedAt;
+    // The killed host comes back (its agent restarted), as an operator's supervisor would.
+    fleet.agents[index] = new AgentProcess(fleet.agents[index].spec).start();
+
+    const entry = await fleet.history('back-to-v1');
+    await fleet.converged('v1');
+    const seen = await containers.stop();
+    await hostKeyWatcher.stop();
+    const v1Created = Object.fromEntries([...seen].map(([host, byVersion]) => [host, byVersion.get('v1')?.size ?? 0]));
+    console.log(`takeover: ${JSON.stringify({ killed: leader, next, takeoverMs, v1Created, hostKeyWrites: Object.fromEntries(hostKeyWrites), finishedBy: entry.state.coordinator })}`);
+
+    expect(takeoverMs).toBeLessThanOrEqual(3_000 + 1_500);
+    expect(entry.state.state).toBe('succeeded');
+    expect(entry.state.coordinator).not.toBe(leader);
+    expect(entry.state.hosts.every((h) => h.result === 'done')).toBe(true);
+    // Each host told to move once, by whichever coordinator led.
+    expect(Object.fromEntries(hostKeyWrites)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1 });
+    // One v1 container per host — except maybe on the killed host: its own agent died too, possibly
+    // mid-update, and its restarted agent may replace the container it left half-made.
+    for (const [host, n] of Object.entries(v1Created)) expect(host === leader ? n >= 1 && n <= 2 : n === 1).toBe(true);
+    expect(Object.keys(v1Created).sort()).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
+  }, 300_000);
+});
