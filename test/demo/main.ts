@@ -1,9 +1,10 @@
 /**
  * `npm run demo`: a local fleet of three hosts — real etcd and dockerd, one gantryd and one HAProxy
- * per host on 127.0.1.N — deploys v1, then moves the fleet to v2 under continuous load on every
- * host, showing `gantry status` as it goes, and ends with the requests sent and failed.
+ * per host on 127.0.1.N — deploys v1, then rolls v2 across the fleet host by host with
+ * `gantry deploy` under continuous load on every host, showing its live view, and ends with the
+ * requests sent and failed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,20 +52,15 @@ async function main(): Promise<number> {
     await waitFor(() => allRunning('v1'), { what: 'every host to run v1', timeoutMs: 120_000, intervalMs: 500 });
     showStatus();
 
-    say(`moving the fleet to v2 under load on every host (${addresses.map((a) => `http://${a}:${PORT}/`).join(' ')})`);
+    say(`rolling v2 across the fleet, one host at a time, under load on every host (${addresses.map((a) => `http://${a}:${PORT}/`).join(' ')})`);
     const loads = addresses.map((a) => startLoad({ url: `http://${a}:${PORT}/`, connections: 4, rate: 100 }));
     await waitFor(() => loads.every((l) => l.snapshot().ok > 50), { what: 'load to flow' });
-    process.stdout.write(gantry('set-version', 'web', 'v2', '--all').stdout);
-    let last = '';
-    await waitFor(
-      () => {
-        const table = gantry('status').stdout;
-        if (table !== last) process.stdout.write(`${new Date().toISOString().slice(11, 23)}\n${table}`);
-        last = table;
-        return allRunning('v2');
-      },
-      { what: 'every host to run v2', timeoutMs: 120_000, intervalMs: 150 },
-    );
+    // `gantry deploy` follows the rollout live: redrawn in place on a terminal, plain lines otherwise.
+    const deployed = await new Promise<number>((resolve) => {
+      spawn(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'deploy', project, 'web', '--tag', 'v2', '--batch', '1', '--etcd', env.etcdEndpoints.join(',')], { stdio: 'inherit' }).once('exit', (code) => resolve(code ?? 1));
+    });
+    if (deployed !== 0) throw new Error(`gantry deploy exited ${deployed}`);
+    await waitFor(() => allRunning('v2'), { what: 'every host to run v2', timeoutMs: 120_000, intervalMs: 150 });
     // Keep the load on a while, so the counts show v2 serving too.
     const until = Date.now() + 3_000;
     await waitFor(() => Date.now() >= until, { what: 'the last seconds of load', intervalMs: 100 });

@@ -3,6 +3,8 @@
  * shared dockerd, one HAProxy each): batches under load, a failing version halting the rollout (and
  * rolling back), and the coordinator SIGKILLed mid-rollout.
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ import {
   type ComponentStatus,
   type RolloutHistoryEntry,
 } from '@gantry/spec';
-import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
+import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
@@ -314,7 +316,8 @@ describe('rolling updates across five agents', () => {
     const v1Created = Object.fromEntries([...seen].map(([host, byVersion]) => [host, byVersion.get('v1')?.size ?? 0]));
     console.log(`takeover: ${JSON.stringify({ killed: leader, next, takeoverMs, v1Created, hostKeyWrites: Object.fromEntries(hostKeyWrites), finishedBy: entry.state.coordinator })}`);
 
-    expect(takeoverMs).toBeLessThanOrEqual(3_000 + 1_500);
+    // Within the lease TTL (3 s) plus slack for a loaded machine: the new leader waits for etcd to expire the old lease.
+    expect(takeoverMs).toBeLessThanOrEqual(3_000 + 3_000);
     expect(entry.state.state).toBe('succeeded');
     expect(entry.state.coordinator).not.toBe(leader);
     expect(entry.state.hosts.every((h) => h.result === 'done')).toBe(true);
@@ -324,5 +327,28 @@ describe('rolling updates across five agents', () => {
     // mid-update, and its restarted agent may replace the container it left half-made.
     for (const [host, n] of Object.entries(v1Created)) expect(host === leader ? n >= 1 && n <= 2 : n === 1).toBe(true);
     expect(Object.keys(v1Created).sort()).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
+  }, 300_000);
+
+  it('goes on when the CLI that started it is killed, and `gantry rollout watch` re-attaches', async () => {
+    await fleet.converged('v1');
+    const gantry = (...args: string[]) => spawn(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', fleet.endpoints.join(','), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const linesOf = (child: ReturnType<typeof gantry>) => {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      return lines;
+    };
+    const deploy = gantry('deploy', fleet.project, 'web', '--tag', 'v2', '--batch', '1', '--min-ready', '1');
+    const deployLines = linesOf(deploy);
+    await waitFor(() => deployLines.some((l) => (JSON.parse(l) as { event: string }).event === 'change'), { what: 'the deploy to show progress', timeoutMs: 30_000 });
+    const deployExit = new Promise((resolve) => deploy.once('exit', resolve));
+    deploy.kill('SIGKILL');
+    await deployExit;
+
+    const watch = gantry('rollout', 'watch', fleet.project, 'web');
+    const watchLines = linesOf(watch);
+    const code = await new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    const result = JSON.parse(watchLines[watchLines.length - 1]) as { event: string; state: string; ok: boolean };
+    expect({ code, event: result.event, state: result.state }).toEqual({ code: 0, event: 'result', state: 'succeeded' });
+    await fleet.converged('v2');
   }, 300_000);
 });
