@@ -1,8 +1,9 @@
-/** `npm run bench`: every benchmark, figures printed to stdout. BENCH=local,agent picks some. */
+/** `npm run bench`: every benchmark, figures printed to stdout. BENCH=local,agent,rollout picks some. */
 import { benchAgent } from './agent.bench';
 import { benchLocalUpdate } from './local-update.bench';
+import { benchRollout } from './rollout.bench';
 
-const all: Record<string, () => Promise<void>> = { local: benchLocalUpdate, agent: benchAgent };
+const all: Record<string, () => Promise<void>> = { local: benchLocalUpdate, agent: benchAgent, rollout: benchRollout };
 
 async function main(): Promise<void> {
   const chosen = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');

@@ -3,7 +3,7 @@
  * shared dockerd, one HAProxy each): batches under load, a failing version halting the rollout (and
  * rolling back), and the coordinator SIGKILLed mid-rollout.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -350,5 +350,28 @@ describe('rolling updates across five agents', () => {
     const result = JSON.parse(watchLines[watchLines.length - 1]) as { event: string; state: string; ok: boolean };
     expect({ code, event: result.event, state: result.state }).toEqual({ code: 0, event: 'result', state: 'succeeded' });
     await fleet.converged('v2');
+  }, 300_000);
+
+  it('pauses after the canary host until `gantry rollout resume`, then finishes', async () => {
+    await fleet.converged('v2');
+    await fleet.rollout('canary-v1', 'v1', { batch: { count: 2 }, canary: 1 });
+    const paused = await waitFor(
+      async () => {
+        const text = await fleet.etcd.get(keys.rolloutState(fleet.project, 'web')).string();
+        const state = text === null ? undefined : rolloutStateSchema.parse(JSON.parse(text));
+        return state?.state === 'paused' ? state : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 100, what: 'the rollout to pause after its canary' },
+    );
+    expect(paused.pausedBy).toBe('canary');
+    expect(paused.hosts.map((h) => h.result)).toEqual(['done', 'pending', 'pending', 'pending', 'pending']);
+    // Paused means paused: the other hosts' keys stay unwritten.
+    for (let i = 1; i < 5; i++) expect(JSON.parse((await fleet.hostKey(i)) ?? '{}').version).not.toBe('v1');
+
+    const resume = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'rollout', 'resume', fleet.project, 'web', '--etcd', fleet.endpoints.join(',')], { encoding: 'utf8' });
+    expect(resume.status).toBe(0);
+    const entry = await fleet.history('canary-v1');
+    expect(entry.state.state).toBe('succeeded');
+    await fleet.converged('v1');
   }, 300_000);
 });
