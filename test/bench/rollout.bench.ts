@@ -131,7 +131,12 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
     const writtenAt = Date.now();
     const put = await etcd.put(keys.rolloutRequest(project, 'web')).value(JSON.stringify(request)).exec();
     requestRevision = Number(put.header.revision);
-    await waitFor(() => historySeenAt > 0, { timeoutMs, intervalMs: 20, what: `rollout ${id} (${label}) in history` });
+    try {
+      await waitFor(() => historySeenAt > 0, { timeoutMs, intervalMs: 20, what: `rollout ${id} (${label}) in history` });
+    } catch (err) {
+      const state = await etcd.get(keys.rolloutState(project, 'web')).string();
+      throw new Error(`${(err as Error).message.split('\n')[0]}; rollout state: ${state ? (JSON.parse(state) as { state: string; message?: string }).state + ', ' + (JSON.parse(state) as { message?: string }).message : 'none'}`);
+    }
     const entry: RolloutHistoryEntry = rolloutHistoryEntrySchema.parse(JSON.parse((await etcd.get(historyKey).string())!));
     // Let the last status writes (each agent reporting its final state) arrive before reading own times.
     await waitFor(() => entry.state.hosts.every((h) => !Number.isNaN(tracker.own(h.id))), { timeoutMs: 10_000, intervalMs: 50, what: 'final statuses' }).catch(() => undefined);
@@ -285,7 +290,7 @@ async function simulatedFleet(count: number): Promise<RolloutFigures> {
     process.stderr.write(`  simulated fleet of ${count}: all ${count} agents started after ${fmt(registeredMs)}, ${registrations} registrations in etcd, all at v1 after ${fmt(Date.now() - startedAt)}\n`);
     // Let the v1 status writes settle so they do not count against the rollout.
     await new Promise((r) => setTimeout(r, 2_000));
-    return await measureRollout(etcd, project, `SIMULATION (${count} in-process agents, in-memory engine, real etcd)`, count, 'v2', { percent: 10 }, 300_000 + count * 1_000);
+    return await measureRollout(etcd, project, `SIMULATION (${count} in-process agents, in-memory engine, real etcd)`, count, 'v2', { percent: 10 }, 60_000 + count * 100);
   } finally {
     await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
     await etcd.delete().prefix(keys.project(project));
