@@ -23,4 +23,17 @@ describe('probeNewBinds', () => {
   it('refuses an address no interface has', async () => {
     await expect(probeNewBinds([], [fe('far', '192.0.2.1', 8080)])).rejects.toThrow('frontend far cannot bind 192.0.2.1:8080: EADDRNOTAVAIL');
   });
+
+  it("waits a grace period for a bind our previous HAProxy held, as its last worker exits", async () => {
+    const server = createServer();
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+    const ours = [fe('web', '127.0.0.1', port)];
+    // Held for good: a taken port is still reported, once the grace period is over.
+    await expect(probeNewBinds([], ours, { ours, graceMs: 100 })).rejects.toThrow('EADDRINUSE');
+    // Released during the grace period: the probe passes.
+    const probing = probeNewBinds([], ours, { ours, graceMs: 5_000 });
+    server.close();
+    await expect(probing).resolves.toBeUndefined();
+  });
 });
+

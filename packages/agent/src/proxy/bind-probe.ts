@@ -32,11 +32,19 @@ const bindKey = (f: Frontend): string => `${f.bindAddress}:${f.port}`;
  * keeps a fresh HAProxy from silently sharing a port (SO_REUSEPORT) with a stray one. Addresses
  * that are not IPs are left to HAProxy's own checks.
  */
-export async function probeNewBinds(previous: Frontend[], next: Frontend[]): Promise<void> {
+export async function probeNewBinds(previous: Frontend[], next: Frontend[], opts: { ours?: Frontend[]; graceMs?: number } = {}): Promise<void> {
   const held = new Set(previous.map(bindKey));
+  // Binds a HAProxy of ours held before its master died: its worker may still be exiting and
+  // holding them for a moment, so those are retried for a while before they count as taken.
+  const ours = new Set((opts.ours ?? []).map(bindKey));
   for (const frontend of next) {
     if (held.has(bindKey(frontend)) || isIP(frontend.bindAddress) === 0) continue;
-    const code = await tryBind(frontend.bindAddress, frontend.port);
+    const deadline = Date.now() + (ours.has(bindKey(frontend)) ? (opts.graceMs ?? 5_000) : 0);
+    let code = await tryBind(frontend.bindAddress, frontend.port);
+    while (code === 'EADDRINUSE' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      code = await tryBind(frontend.bindAddress, frontend.port);
+    }
     if (code !== undefined) throw new ProxyBindError(frontend.name, hostPort(frontend.bindAddress, frontend.port), code);
   }
 }

@@ -102,8 +102,9 @@ export class HaproxyHostProxy implements HostProxy {
       const previous = await this.loadDesired();
       const next = withFrontends(previous, frontends);
       const running = await this.process.running();
-      // Binds the running HAProxy holds are not probed; without one running, all of them are.
-      await probeNewBinds(running ? previous.frontends : [], next.frontends);
+      // Binds the running HAProxy holds are not probed; without one running, all of them are — those
+      // our previous HAProxy held with a grace period, as its last worker may still be exiting.
+      await probeNewBinds(running ? previous.frontends : [], next.frontends, { ours: running ? [] : previous.frontends });
       await this.persist(next); // validates first: a config HAProxy refuses changes nothing
       const loaded = await this.readLoaded();
       const fingerprint = structureFingerprint(this.configInput(next));
