@@ -4,85 +4,12 @@
  * values, a SIGKILL, and etcd itself going away.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
-import { componentStatusSchema, KeyLayout, type ComponentStatus } from '@gantry/spec';
+import type { ComponentStatus } from '@gantry/spec';
 import { ensureDemoImages, httpGet, OwnEtcd, repoRoot, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
-import { freeHostAddresses } from '../support/local-host';
-
-const PORT = 80;
-const keys = new KeyLayout();
-
-/** A fleet of agents on one etcd: the project, its hosts, and helpers to drive and observe it. */
-class Fleet {
-  readonly project = `fleet-${randomBytes(3).toString('hex')}`;
-  readonly stateDir = mkdtempSync(join(tmpdir(), 'gantry-fleet-'));
-  readonly etcd: Etcd3;
-  agents: AgentProcess[] = [];
-
-  constructor(readonly endpoints: string[]) {
-    this.etcd = new Etcd3({ hosts: endpoints });
-  }
-
-  async start(count: number, configOverrides = {}): Promise<void> {
-    await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 15_000, ...configOverrides })));
-    const addresses = await freeHostAddresses(count, PORT);
-    this.agents = addresses.map((bindAddress, i) =>
-      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
-    );
-  }
-
-  url(i: number, path = '/'): string {
-    return `http://${this.agents[i].spec.bindAddress}:${PORT}${path}`;
-  }
-
-  async setFleetVersion(version: string): Promise<void> {
-    await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version, setBy: 'test' }));
-  }
-
-  async status(i: number): Promise<ComponentStatus | undefined> {
-    const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
-    return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
-  }
-
-  /** Waits until every agent reports `version` running with exactly one serving container. */
-  async converged(version: string, timeoutMs = 60_000): Promise<void> {
-    await Promise.all(
-      this.agents.map((agent, i) =>
-        waitFor(
-          async () => {
-            const s = await this.status(i);
-            return s?.phase === 'running' && s.version === version && s.containers.length === 1;
-          },
-          { timeoutMs, what: `${agent.spec.hostId} to run ${version}\n${agent.tail()}` },
-        ),
-      ),
-    );
-  }
-
-  async containers(i: number) {
-    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
-    return runtime.list({ project: this.project, hostId: this.agents[i].spec.hostId });
-  }
-
-  async cleanup(): Promise<void> {
-    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
-    for (const agent of this.agents) {
-      const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
-      for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
-      await proxy.stop();
-    }
-    await this.etcd.delete().prefix(keys.project(this.project));
-    this.etcd.close();
-    rmSync(this.stateDir, { recursive: true, force: true });
-  }
-}
+import { Fleet, FLEET_PORT, keys } from '../support/fleet';
 
 const expectNoLoss = (report: Awaited<ReturnType<LoadRun['stop']>>) =>
   expect({ errors: report.errors, non2xx: report.non2xx, samples: report.samples }).toEqual({ errors: 0, non2xx: 0, samples: [] });
@@ -93,7 +20,7 @@ describe('three agents on the shared etcd', () => {
   let fleet: Fleet;
   beforeAll(async () => {
     fleet = new Fleet(serviceEnv().etcdEndpoints);
-    await fleet.start(3);
+    await fleet.start(3, { drainTimeout: 15_000 });
   });
   afterAll(() => fleet.cleanup());
 
@@ -135,7 +62,7 @@ describe('three agents on the shared etcd', () => {
 
     // Fixed again, everything carries on.
     await fleet.etcd.delete().key(hostKey);
-    await fleet.etcd.put(keys.config(fleet.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 15_000 })));
+    await fleet.etcd.put(keys.config(fleet.project)).value(JSON.stringify(demoConfig(FLEET_PORT, { drainTimeout: 15_000 })));
     await waitFor(async () => (await fleet.status(0))?.lastError === undefined, { what: 'h1 error to clear' });
   });
 
@@ -181,7 +108,7 @@ describe('three agents when etcd goes away', () => {
   beforeAll(async () => {
     await etcd.start();
     fleet = new Fleet([etcd.endpoint]);
-    await fleet.start(3);
+    await fleet.start(3, { drainTimeout: 15_000 });
     await fleet.setFleetVersion('v1');
     await fleet.converged('v1');
   });

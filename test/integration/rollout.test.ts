@@ -5,17 +5,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
+import { DockerContainerRuntime } from '@gantry/agent';
 import { PrefixWatcher } from '@gantry/etcd';
 import {
   componentStatusSchema,
   coordinatorRecordSchema,
-  KeyLayout,
   rolloutHistoryEntrySchema,
   rolloutRequestSchema,
   rolloutStateSchema,
@@ -24,62 +19,12 @@ import {
 } from '@gantry/spec';
 import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
-import { demoConfig } from '../support/demo-config';
-import { freeHostAddresses } from '../support/local-host';
+import { Fleet, keys } from '../support/fleet';
 
-const PORT = 80;
 const HOSTS = 5;
-const keys = new KeyLayout();
 
-class Fleet {
-  readonly project = `rollout-${randomBytes(3).toString('hex')}`;
-  readonly stateDir = mkdtempSync(join(tmpdir(), 'gantry-rollout-'));
-  readonly etcd: Etcd3;
-  agents: AgentProcess[] = [];
-
-  constructor(readonly endpoints: string[]) {
-    this.etcd = new Etcd3({ hosts: endpoints });
-  }
-
-  async start(count: number, configOverrides = {}): Promise<void> {
-    await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 5_000, ...configOverrides })));
-    const addresses = await freeHostAddresses(count, PORT);
-    this.agents = addresses.map((bindAddress, i) =>
-      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
-    );
-  }
-
-  url(i: number, path = '/'): string {
-    return `http://${this.agents[i].spec.bindAddress}:${PORT}${path}`;
-  }
-
-  async setFleetVersion(version: string): Promise<void> {
-    await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version, setBy: 'test' }));
-  }
-
-  async status(i: number): Promise<ComponentStatus | undefined> {
-    const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
-    return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
-  }
-
-  async hostKey(i: number): Promise<string | null> {
-    return this.etcd.get(keys.hostDesired(this.project, this.agents[i].spec.hostId, 'web')).string();
-  }
-
-  async converged(version: string, timeoutMs = 90_000, which = this.agents.map((_, i) => i)): Promise<void> {
-    await Promise.all(
-      which.map((i) =>
-        waitFor(
-          async () => {
-            const s = await this.status(i);
-            return s?.phase === 'running' && s.version === version && s.containers.length === 1;
-          },
-          { timeoutMs, what: `${this.agents[i].spec.hostId} to run ${version}\n${this.agents[i].tail()}` },
-        ),
-      ),
-    );
-  }
-
+/** The fleet, plus what rollout tests read: requests, history, the coordinator, containers over time. */
+class RolloutFleet extends Fleet {
   /** Writes a rollout request, as `gantry deploy` would. */
   async rollout(id: string, toVersion: string, policy: Record<string, unknown>): Promise<void> {
     const request = rolloutRequestSchema.parse({ id, component: 'web', toVersion, policy, createdBy: 'test', createdAt: new Date().toISOString() });
@@ -128,18 +73,6 @@ class Fleet {
       },
     };
   }
-
-  async cleanup(): Promise<void> {
-    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
-    for (const agent of this.agents) {
-      const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
-      for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
-      await proxy.stop();
-    }
-    await this.etcd.delete().prefix(keys.project(this.project));
-    this.etcd.close();
-    rmSync(this.stateDir, { recursive: true, force: true });
-  }
 }
 
 /** Watches every host's status and tracks the most hosts moving to `version` at once. */
@@ -185,10 +118,10 @@ const lost = (reports: LoadReport[]) => ({
 beforeAll(() => ensureDemoImages(), 600_000);
 
 describe('rolling updates across five agents', () => {
-  let fleet: Fleet;
+  let fleet: RolloutFleet;
   beforeAll(async () => {
-    fleet = new Fleet(serviceEnv().etcdEndpoints);
-    await fleet.start(HOSTS, { readyTimeout: 4_000 });
+    fleet = new RolloutFleet(serviceEnv().etcdEndpoints, 'rollout');
+    await fleet.start(HOSTS, { readyTimeout: 4_000, drainTimeout: 5_000 });
     await fleet.setFleetVersion('v1');
     await fleet.converged('v1');
     await waitFor(() => fleet.coordinator(), { what: 'a coordinator to be elected' });

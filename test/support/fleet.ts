@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
+import { componentStatusSchema, KeyLayout, type ComponentInput, type ComponentStatus } from '@gantry/spec';
+import { serviceEnv, waitFor } from '@gantry/testkit';
+import { AgentProcess } from './agent-process';
+import { demoConfig } from './demo-config';
+import { freeHostAddresses } from './local-host';
+
+export const FLEET_PORT = 80;
+export const keys = new KeyLayout();
+
+/**
+ * A fleet of real gantryd processes on one etcd — each host its own id (h1, h2, …), loopback
+ * address and HAProxy, sharing the one dockerd — running the demo app as component `web`.
+ */
+export class Fleet {
+  readonly project: string;
+  readonly stateDir: string;
+  readonly etcd: Etcd3;
+  agents: AgentProcess[] = [];
+
+  constructor(
+    readonly endpoints: string[],
+    name = 'fleet',
+  ) {
+    this.project = `${name}-${randomBytes(3).toString('hex')}`;
+    this.stateDir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
+    this.etcd = new Etcd3({ hosts: endpoints });
+  }
+
+  async start(count: number, configOverrides: Partial<ComponentInput> = {}): Promise<void> {
+    await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(FLEET_PORT, configOverrides)));
+    const addresses = await freeHostAddresses(count, FLEET_PORT);
+    this.agents = addresses.map((bindAddress, i) =>
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
+    );
+  }
+
+  url(i: number, path = '/'): string {
+    return `http://${this.agents[i].spec.bindAddress}:${FLEET_PORT}${path}`;
+  }
+
+  async setFleetVersion(version: string): Promise<void> {
+    await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version, setBy: 'test' }));
+  }
+
+  async status(i: number): Promise<ComponentStatus | undefined> {
+    const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
+    return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
+  }
+
+  async hostKey(i: number): Promise<string | null> {
+    return this.etcd.get(keys.hostDesired(this.project, this.agents[i].spec.hostId, 'web')).string();
+  }
+
+  /** Waits until each agent in `which` (default all) reports `version` running with exactly one container. */
+  async converged(version: string, timeoutMs = 90_000, which = this.agents.map((_, i) => i)): Promise<void> {
+    await Promise.all(
+      which.map((i) =>
+        waitFor(
+          async () => {
+            const s = await this.status(i);
+            return s?.phase === 'running' && s.version === version && s.containers.length === 1;
+          },
+          { timeoutMs, what: `${this.agents[i].spec.hostId} to run ${version}\n${this.agents[i].tail()}` },
+        ),
+      ),
+    );
+  }
+
+  async containers(i: number) {
+    const runtime = new DockerContainerRuntime({ dockerHost: serviceEnv().dockerHost });
+    return runtime.list({ project: this.project, hostId: this.agents[i].spec.hostId });
+  }
+
+  /** Kills the agents, removes their containers and HAProxies, deletes the project's keys. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
+    for (const agent of this.agents) {
+      const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
+      for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);
+      await proxy.stop();
+    }
+    await this.etcd.delete().prefix(keys.project(this.project));
+    this.etcd.close();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
