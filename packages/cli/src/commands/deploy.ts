@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { findComponent, rolloutStateSchema } from '@gantry/spec';
+import { rolloutStateSchema } from '@gantry/spec';
 import type { CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -61,17 +61,7 @@ export const deployCommand: CommandModule<object, Args> = {
       await withFleet(args, async (fleet) => {
         for (let attempt = 1; ; attempt++) {
           if (attempt > ATTEMPTS) throw new CliError(`the config of ${project} kept changing during ${ATTEMPTS} attempts; nothing was written, try again`, ExitCode.failed);
-          const stored = await fleet.readConfig();
-          if (!stored.ok) {
-            throw new CliError(`the stored config at ${stored.key} is invalid; store a valid one with \`gantry config set FILE\` first:\n${stored.error.message}`, ExitCode.invalidInput, {
-              key: stored.key,
-              problems: stored.error.problems,
-            });
-          }
-          if (!findComponent(stored.value, component)) {
-            const known = stored.value.components.map((c) => c.name).join(', ');
-            throw new CliError(`component "${component}" is not in the stored config of ${project} (${stored.key}); it has: ${known}`, ExitCode.invalidInput, { key: stored.key, component });
-          }
+          const stored = await fleet.readConfigWith(component);
           const plan = planDeploy({ keys, project, request, configModRevision: stored.modRevision });
           const result = await fleet.commit(plan);
           if (result.succeeded) {

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { findComponent, identifier } from '@gantry/spec';
+import { identifier } from '@gantry/spec';
 import type { CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -61,17 +61,7 @@ export const setVersionCommand: CommandModule<object, Args> = {
 
       await withFleet(args, async (fleet) => {
         for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-          const stored = await fleet.readConfig();
-          if (!stored.ok) {
-            throw new CliError(`the stored config at ${stored.key} is invalid; store a valid one with \`gantry config set FILE\` first:\n${stored.error.message}`, ExitCode.invalidInput, {
-              key: stored.key,
-              problems: stored.error.problems,
-            });
-          }
-          if (!findComponent(stored.value, component)) {
-            const known = stored.value.components.map((c) => c.name).join(', ');
-            throw new CliError(`component "${component}" is not in the stored config of ${project} (${stored.key}); it has: ${known}`, ExitCode.invalidInput, { key: stored.key, component });
-          }
+          const stored = await fleet.readConfigWith(component);
           const snapshot = await fleet.readHosts();
           if (!target.all && !args.force) {
             const list = hostsFromEntries(keys, project, valuesOf(snapshot.entries));

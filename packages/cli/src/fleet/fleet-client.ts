@@ -1,6 +1,6 @@
 import { connectEtcd, deadlineIn, EtcdConfigError, PrefixWatcher, resolveConnectionOptions, type PrefixWatcherOptions } from '@gantry/etcd';
 import type { Etcd3 } from 'etcd3';
-import { KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
+import { findComponent, KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
 import type { z } from 'zod';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -81,6 +81,25 @@ export class FleetClient {
       throw new CliError(`project "${this.project}" has no config: ${result.key} is missing (store one with \`gantry config set FILE\`)`, ExitCode.invalidInput, { key: result.key });
     }
     return result;
+  }
+
+  /**
+   * The stored config, which must be valid and hold `component`: what a verb that changes the
+   * component's version checks first. `modRevision` lets its write be guarded on the config.
+   */
+  async readConfigWith(component: string): Promise<{ key: string; config: ProjectConfig; modRevision: string }> {
+    const stored = await this.readConfig();
+    if (!stored.ok) {
+      throw new CliError(`the stored config at ${stored.key} is invalid; store a valid one with \`gantry config set FILE\` first:\n${stored.error.message}`, ExitCode.invalidInput, {
+        key: stored.key,
+        problems: stored.error.problems,
+      });
+    }
+    if (!findComponent(stored.value, component)) {
+      const known = stored.value.components.map((c) => c.name).join(', ');
+      throw new CliError(`component "${component}" is not in the stored config of ${this.project} (${stored.key}); it has: ${known}`, ExitCode.invalidInput, { key: stored.key, component });
+    }
+    return { key: stored.key, config: stored.value, modRevision: stored.modRevision };
   }
 
   /** Every key under a prefix, in one range get. */
