@@ -17,6 +17,11 @@ export type FencedOp = IOperation | IRequestOp;
  * (unreachable, deadline passed) — then whether it applied is unknown, as with any failed write.
  */
 export async function fencedWrite(client: Namespace, fence: Fence, ops: FencedOp[], opts: { callTimeoutMs?: number } = {}): Promise<boolean> {
+  return (await fencedCommit(client, fence, ops, opts)).succeeded;
+}
+
+/** {@link fencedWrite}, with the revision the transaction committed at (the mod revision of every key it wrote). */
+export async function fencedCommit(client: Namespace, fence: Fence, ops: FencedOp[], opts: { callTimeoutMs?: number } = {}): Promise<{ succeeded: boolean; revision: number }> {
   if (ops.length === 0) throw new RangeError('fencedWrite needs at least one operation');
   const guard =
     'leaderValue' in fence
@@ -27,5 +32,5 @@ export async function fencedWrite(client: Namespace, fence: Fence, ops: FencedOp
     .then(...ops)
     .options(deadlineIn(opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS))
     .commit();
-  return res.succeeded;
+  return { succeeded: res.succeeded, revision: Number(res.header.revision) };
 }

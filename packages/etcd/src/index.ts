@@ -5,3 +5,5 @@ export * from './backoff';
 export * from './prefix-watcher';
 export * from './lease-keeper';
 export * from './fenced';
+export * from './mirror';
+export * from './fleet-mirror';

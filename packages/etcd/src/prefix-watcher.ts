@@ -14,7 +14,7 @@ export interface PrefixWatcherOptions {
    * Everything under the prefix at `revision`. Called first, then again after every resync: the map
    * replaces whatever the consumer knew, so consumers reconcile from it (level-triggered).
    */
-  onSnapshot: (kvs: Map<string, string>, revision: number) => void | Promise<void>;
+  onSnapshot: (kvs: Map<string, string>, revision: number, modRevisions: Map<string, number>) => void | Promise<void>;
   /** Each change after the last snapshot, in revision order. Awaited before the next delivery. */
   onChange: (change: PrefixChange) => void | Promise<void>;
   /** Told about each problem (failed read, lost watch, a callback that threw). Informational only. */
@@ -135,7 +135,7 @@ export class PrefixWatcher {
   /** One attempt: snapshot, deliver, watch. On failure, schedules the next attempt. */
   private async sync(): Promise<void> {
     const gen = ++this.generation;
-    let snapshot: { kvs: Map<string, string>; revision: number };
+    let snapshot: { kvs: Map<string, string>; modRevisions: Map<string, number>; revision: number };
     try {
       snapshot = await this.readPrefix();
     } catch (err) {
@@ -144,14 +144,15 @@ export class PrefixWatcher {
     }
     if (gen !== this.generation) return;
     this.snapshots++;
-    this.deliver(gen, () => this.opts.onSnapshot(snapshot.kvs, snapshot.revision), 'onSnapshot', snapshot.revision);
+    this.deliver(gen, () => this.opts.onSnapshot(snapshot.kvs, snapshot.revision, snapshot.modRevisions), 'onSnapshot', snapshot.revision);
     this.watchFrom(gen, snapshot.revision);
   }
 
   /** All keys under the prefix at one revision, read in pages. */
-  private async readPrefix(): Promise<{ kvs: Map<string, string>; revision: number }> {
+  private async readPrefix(): Promise<{ kvs: Map<string, string>; modRevisions: Map<string, number>; revision: number }> {
     const { end } = Range.prefix(this.prefix);
     const kvs = new Map<string, string>();
+    const modRevisions = new Map<string, number>();
     let start: Buffer = Buffer.from(this.prefix);
     let revision: number | undefined;
     for (;;) {
@@ -159,8 +160,11 @@ export class PrefixWatcher {
       if (revision !== undefined) builder.revision(revision);
       const res = await builder.exec();
       revision ??= Number(res.header.revision);
-      for (const kv of res.kvs) kvs.set(kv.key.toString(), kv.value.toString());
-      if (!res.more || res.kvs.length === 0) return { kvs, revision };
+      for (const kv of res.kvs) {
+        kvs.set(kv.key.toString(), kv.value.toString());
+        modRevisions.set(kv.key.toString(), Number(kv.mod_revision));
+      }
+      if (!res.more || res.kvs.length === 0) return { kvs, modRevisions, revision };
       start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
     }
   }

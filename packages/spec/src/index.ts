@@ -6,3 +6,4 @@ export * from './validation';
 export * from './keys';
 export * from './etcd-values';
 export * from './rollout';
+export * from './records';

@@ -23,16 +23,70 @@ import { identifier } from './primitives';
 export const LAYOUT_VERSION = 'v1';
 export const DEFAULT_PREFIX = '/gantry/';
 
-export type KeyKind = 'config' | 'fleet-desired' | 'host-desired' | 'registration' | 'status' | 'agent';
+export type KeyKind =
+  | 'config'
+  | 'fleet-desired'
+  | 'host-desired'
+  | 'registration'
+  | 'status'
+  | 'agent'
+  | 'rollout-request'
+  | 'rollout-control'
+  | 'rollout-state'
+  | 'rollout-history'
+  | 'coordinator';
 
-/** What a key under a project names. */
+/** What a key under a project names. Every name in it is a valid identifier. */
 export type ParsedKey =
   | { kind: 'config'; project: string }
   | { kind: 'fleet-desired'; project: string; component: string }
   | { kind: 'host-desired'; project: string; host: string; component: string }
   | { kind: 'registration'; project: string; host: string }
   | { kind: 'status'; project: string; host: string; component: string }
-  | { kind: 'agent'; project: string; host: string };
+  | { kind: 'agent'; project: string; host: string }
+  | { kind: 'rollout-request'; project: string; component: string }
+  | { kind: 'rollout-control'; project: string; component: string }
+  | { kind: 'rollout-state'; project: string; component: string }
+  | { kind: 'rollout-history'; project: string; component: string; id: string }
+  | { kind: 'coordinator'; project: string };
+
+/** A key of one kind, e.g. `KeyOf<'status'>` has `host` and `component`. */
+export type KeyOf<K extends KeyKind> = Extract<ParsedKey, { kind: K }>;
+
+/**
+ * What any string is to the layout:
+ * - `ours`: a key of a known kind whose names are all valid;
+ * - `outside`: not under `<root>projects/` (another layout version, another tool): ignored, never reported;
+ * - `invalid`: under `<root>projects/` but naming nothing valid (an unknown kind, an invalid name in
+ *   any position): never acted on, reported with `reason`. `project`/`host` say where it belongs when
+ *   those segments are valid, so the report can be shown with them.
+ */
+export type KeyClass =
+  | { type: 'ours'; key: ParsedKey }
+  | { type: 'outside' }
+  | { type: 'invalid'; reason: string; project?: string; host?: string };
+
+const nameProblem = (what: string, value: string): string | undefined => {
+  if (value === '') return `empty ${what}`;
+  const ok = identifier.safeParse(value);
+  return ok.success ? undefined : `invalid ${what} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${ok.error.issues[0].message}`;
+};
+
+/** The names each kind's key holds after `projects/<project>/`, in order (`*` = a name, other = literal). */
+const SHAPES: ReadonlyArray<{ kind: KeyKind; parts: readonly string[]; names: readonly ('host' | 'component' | 'id')[] }> = [
+  { kind: 'config', parts: ['config'], names: [] },
+  { kind: 'coordinator', parts: ['coordinator'], names: [] },
+  { kind: 'fleet-desired', parts: ['desired', '*'], names: ['component'] },
+  { kind: 'registration', parts: ['hosts', '*', 'registration'], names: ['host'] },
+  { kind: 'agent', parts: ['hosts', '*', 'agent'], names: ['host'] },
+  { kind: 'host-desired', parts: ['hosts', '*', 'desired', '*'], names: ['host', 'component'] },
+  { kind: 'status', parts: ['hosts', '*', 'status', '*'], names: ['host', 'component'] },
+  { kind: 'rollout-request', parts: ['rollouts', '*', 'request'], names: ['component'] },
+  { kind: 'rollout-control', parts: ['rollouts', '*', 'control'], names: ['component'] },
+  { kind: 'rollout-state', parts: ['rollouts', '*', 'state'], names: ['component'] },
+  { kind: 'rollout-history', parts: ['rollouts', '*', 'history', '*'], names: ['component', 'id'] },
+];
+const NAME_LABEL = { host: 'host id', component: 'component name', id: 'rollout id' } as const;
 
 const segment = (what: string, value: string): string => {
   const ok = identifier.safeParse(value);
@@ -102,19 +156,32 @@ export class KeyLayout {
     return `${this.project(project)}coordinator`;
   }
 
-  /** What a key names, or undefined for a key outside this layout (ignored, never an error). */
+  /** What a key names, or undefined for any key that is not a valid key of this layout. Never throws. */
   parse(key: string): ParsedKey | undefined {
-    if (!key.startsWith(`${this.root}projects/`)) return undefined;
-    const parts = key.slice(`${this.root}projects/`.length).split('/');
-    const [project, a, b, c, d] = parts;
-    if (!project) return undefined;
-    if (parts.length === 2 && a === 'config') return { kind: 'config', project };
-    if (parts.length === 3 && a === 'desired' && b) return { kind: 'fleet-desired', project, component: b };
-    if (a !== 'hosts' || !b) return undefined;
-    if (parts.length === 4 && c === 'registration') return { kind: 'registration', project, host: b };
-    if (parts.length === 4 && c === 'agent') return { kind: 'agent', project, host: b };
-    if (parts.length === 5 && c === 'desired' && d) return { kind: 'host-desired', project, host: b, component: d };
-    if (parts.length === 5 && c === 'status' && d) return { kind: 'status', project, host: b, component: d };
-    return undefined;
+    const c = this.classify(key);
+    return c.type === 'ours' ? c.key : undefined;
+  }
+
+  /** What any string is to this layout (see {@link KeyClass}). Total: never throws, whatever the input. */
+  classify(key: string): KeyClass {
+    const base = `${this.root}projects/`;
+    if (typeof key !== 'string' || !key.startsWith(base)) return { type: 'outside' };
+    const [project = '', ...rest] = key.slice(base.length).split('/');
+    const projectProblem = nameProblem('project name', project);
+    if (projectProblem) return { type: 'invalid', reason: projectProblem };
+    const host = rest[0] === 'hosts' && rest.length > 1 && !nameProblem('host id', rest[1]!) ? rest[1] : undefined;
+    const where = { project, ...(host !== undefined && { host }) };
+    const shape = SHAPES.find((s) => s.parts.length === rest.length && s.parts.every((p, i) => p === '*' || p === rest[i]));
+    if (!shape) return { type: 'invalid', reason: `not a key of layout ${LAYOUT_VERSION} (unknown key kind under projects/${project}/)`, ...where };
+    const names: Record<string, string> = {};
+    let n = 0;
+    for (let i = 0; i < shape.parts.length; i++) {
+      if (shape.parts[i] !== '*') continue;
+      const name = shape.names[n++]!;
+      const problem = nameProblem(NAME_LABEL[name], rest[i]!);
+      if (problem) return { type: 'invalid', reason: problem, ...where };
+      names[name] = rest[i]!;
+    }
+    return { type: 'ours', key: { kind: shape.kind, project, ...names } as ParsedKey };
   }
 }

@@ -4,3 +4,4 @@ export * from './poll';
 export * from './load';
 export * from './stream';
 export * from './own-etcd';
+export * from './fuzz';

@@ -1,12 +1,4 @@
-import {
-  desiredVersionSchema,
-  parseJson,
-  projectConfigSchema,
-  type Component,
-  type DesiredVersion,
-  type KeyLayout,
-  type ProjectConfig,
-} from '@gantry/spec';
+import { valueOf, type Component, type DesiredVersion, type FleetRecord, type KeyLayout, type ProjectConfig, type RecordSource } from '@gantry/spec';
 
 /** A key whose value could not be used, and why. */
 export interface KeyProblem {
@@ -30,34 +22,34 @@ export interface HostIntent {
   /** Problems with the config key; with one, `config` is the last valid config if any. */
   configProblems: KeyProblem[];
   components: ComponentIntent[];
+  /**
+   * Keys under what the agent watches that name nothing it can act on (an invalid name, an unknown
+   * key kind): ignored, and reported.
+   */
+  ignoredKeys: KeyProblem[];
 }
 
+const problemOf = (record: FleetRecord): KeyProblem | undefined => (record.problem === undefined ? undefined : { key: record.key, reason: record.problem });
+
 /**
- * Turns the raw values under a project's keys into what this host should run. Pure and total:
- * a value that fails validation becomes a problem naming its key, never an exception, and the
- * rest of the intent still stands. The host's own desired key wins over the fleet's.
+ * Turns the records under a project's keys into what this host should run. Pure and total: a
+ * value that fails validation is a problem naming its key, never an exception, and the rest of
+ * the intent still stands. The host's own desired key wins over the fleet's.
  *
  * `lastGoodConfig` keeps the host running what it ran when the config key turns invalid.
  */
-export function hostIntent(keys: KeyLayout, project: string, host: string, values: ReadonlyMap<string, string>, lastGoodConfig?: ProjectConfig): HostIntent {
+export function hostIntent(keys: KeyLayout, project: string, host: string, records: RecordSource, lastGoodConfig?: ProjectConfig): HostIntent {
   const configKey = keys.config(project);
-  const configProblems: KeyProblem[] = [];
-  let config = lastGoodConfig;
-  const configText = values.get(configKey);
-  if (configText !== undefined) {
-    const parsed = parseJson(projectConfigSchema, configText, configKey);
-    if (parsed.ok) config = parsed.value;
-    else configProblems.push({ key: configKey, reason: parsed.error.message });
-  }
+  const configRecord = records.get(configKey);
+  const configProblem = configRecord && problemOf(configRecord);
+  const config = valueOf(configRecord, 'config') ?? lastGoodConfig;
   const components = (config?.components ?? []).map((component): ComponentIntent => {
     const problems: KeyProblem[] = [];
     const read = (key: string): DesiredVersion | undefined => {
-      const text = values.get(key);
-      if (text === undefined) return undefined;
-      const parsed = parseJson(desiredVersionSchema, text, key);
-      if (parsed.ok) return parsed.value;
-      problems.push({ key, reason: parsed.error.message });
-      return undefined;
+      const record = records.get(key);
+      const problem = record && problemOf(record);
+      if (problem) problems.push(problem);
+      return valueOf(record, key === hostKey ? 'host-desired' : 'fleet-desired');
     };
     const hostKey = keys.hostDesired(project, host, component.name);
     const fleetKey = keys.fleetDesired(project, component.name);
@@ -69,5 +61,14 @@ export function hostIntent(keys: KeyLayout, project: string, host: string, value
     if (problems.some((p) => p.key === hostKey)) return { component, problems };
     return fleet ? { component, desired: fleet, source: fleetKey, problems } : { component, problems };
   });
-  return { config, configProblems, components };
+  // Problems of the components' own keys are in their status; the rest would go unseen without this.
+  const reported = new Set(components.flatMap((c) => c.problems.map((p) => p.key)));
+  const ignoredKeys: KeyProblem[] = [];
+  for (const prefix of [keys.fleetDesiredPrefix(project), `${keys.host(project, host)}desired/`]) {
+    for (const [key, record] of records.entries(prefix)) {
+      const problem = problemOf(record);
+      if (problem && !reported.has(key)) ignoredKeys.push(problem);
+    }
+  }
+  return { config, configProblems: configProblem ? [configProblem] : [], components, ignoredKeys };
 }

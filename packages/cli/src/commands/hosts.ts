@@ -18,7 +18,7 @@ export const hostsCommand: CommandModule<object, FleetArgs> = {
         reporter.result({ project: fleet.project, hosts, invalid }, human);
         if (!reporter.json) {
           for (const bad of invalid) {
-            process.stderr.write(`warning: host ${bad.host}: invalid registration at ${bad.key}: ${bad.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}\n`);
+            process.stderr.write(`warning: host ${bad.host}: ${bad.problem} (key ${bad.key})\n`);
           }
         }
       });

@@ -1,4 +1,4 @@
-import type { RolloutRequest } from '@gantry/spec';
+import { recordMap, type RolloutRequest } from '@gantry/spec';
 import type { Argv, CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -24,10 +24,10 @@ import { operator } from './set-version';
 
 const builder = (y: Argv) => withRolloutOptions(y) as never;
 
-/** The component's rollout records, read in one range get. */
+/** The component's rollout records, read in one range get of the project's rollouts (which also shows keys that belong to no rollout). */
 async function readRollout(fleet: FleetClient, component: string): Promise<RolloutRecords> {
-  const { entries } = await fleet.readPrefix(fleet.keys.rollout(fleet.project, component));
-  const records = readRecords({ keys: fleet.keys, project: fleet.project, component }, valuesOf(entries));
+  const { entries } = await fleet.readPrefix(fleet.keys.rolloutsPrefix(fleet.project));
+  const records = readRecords({ keys: fleet.keys, project: fleet.project, component }, recordMap(fleet.keys, valuesOf(entries)));
   const stored = entries.get(fleet.keys.rolloutRequest(fleet.project, component));
   if (stored) records.requestModRevision = stored.modRevision;
   return records;
@@ -64,7 +64,7 @@ const statusCommand: CommandModule<object, RolloutArgs> = {
           return;
         }
         const hosts = await fleet.readHosts();
-        const view = buildRolloutView(records.request, records, statusesByHost({ keys: fleet.keys, project: fleet.project, component: name }, valuesOf(hosts.entries)), new Date());
+        const view = buildRolloutView(records.request, records, statusesByHost({ keys: fleet.keys, project: fleet.project, component: name }, recordMap(fleet.keys, valuesOf(hosts.entries))), new Date());
         reporter.result({ project: fleet.project, active: true, request: records.request, ...view }, [
           summaryLine(view),
           '',

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { recordMap } from '@gantry/spec';
 import { etcdReason, valuesOf, withFleet } from '../fleet/fleet-client';
 import { withFleetOptions, type FleetArgs } from '../fleet/fleet-options';
 import { buildStatusRows, diffRows, STATUS_HEADER, statusCells, type StatusRow } from '../fleet/status-rows';
@@ -27,13 +28,12 @@ export const statusCommand: CommandModule<object, Args> = {
         const first = await fleet.readHosts();
         const empty = `no hosts and no status under ${keys.hostsPrefix(project)}`;
         if (!args.watch) {
-          const rows = buildStatusRows(keys, project, valuesOf(first.entries));
+          const rows = buildStatusRows(keys, project, recordMap(keys, valuesOf(first.entries)));
           reporter.result({ project, revision: first.revision, rows: rows.map(({ id: _id, ...row }) => row) }, [rows.length ? table(rows, new Date()) : empty]);
           return;
         }
 
-        // --watch: the map of every key under the hosts prefix, kept current by the watch.
-        const values = new Map<string, string>();
+        // --watch: every key under the hosts prefix, kept current by the mirror's watch.
         const tty = !args.json && Boolean(process.stdout.isTTY);
         let rows: StatusRow[] = [];
         let started = false;
@@ -43,8 +43,15 @@ export const statusCommand: CommandModule<object, Args> = {
           const state = trouble ? `etcd: ${trouble}` : 'watching (Ctrl-C to quit)';
           process.stdout.write(`\x1b[H\x1b[2J${project} at ${now.toISOString().slice(11, 19)} — ${state}\n\n${rows.length ? table(rows, now) : empty}\n`);
         };
+        const mirror = fleet.mirror([keys.hostsPrefix(project)], (err) => {
+          trouble = `${etcdReason(err)}; retrying`;
+          if (tty) redraw();
+          else process.stderr.write(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}\n`);
+        });
         const update = () => {
-          const next = buildStatusRows(keys, project, values);
+          if (trouble && !tty && !args.json) process.stderr.write(`etcd at ${fleet.endpoints.join(', ')} answers again, watching\n`);
+          trouble = undefined;
+          const next = buildStatusRows(keys, project, mirror);
           const now = new Date();
           const { changed, removed } = diffRows(rows, next);
           rows = next;
@@ -62,40 +69,15 @@ export const statusCommand: CommandModule<object, Args> = {
           }
           started = true;
         };
-        const load = (entries: Map<string, string>) => {
-          values.clear();
-          for (const [key, value] of entries) values.set(key, value);
-          trouble = undefined;
-          update();
-        };
-
-        load(valuesOf(first.entries));
-        const watcher = fleet.watchPrefix(keys.hostsPrefix(project), {
-          // Again after every interruption: the map is replaced, and only real differences show.
-          onSnapshot: (kvs) => {
-            if (trouble && !tty) process.stderr.write(`etcd at ${fleet.endpoints.join(', ')} answers again: re-read ${keys.hostsPrefix(project)}*, watching\n`);
-            load(kvs);
-          },
-          onChange: (change) => {
-            if (change.type === 'put') values.set(change.key, change.value);
-            else values.delete(change.key);
-            trouble = undefined;
-            update();
-          },
-          onError: (err) => {
-            trouble = `${etcdReason(err)}; retrying`;
-            if (tty) redraw();
-            else process.stderr.write(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}\n`);
-          },
-        });
+        mirror.subscribe(() => mirror.synced && update());
         // In a terminal, ages and drain deadlines count on between changes (a local redraw, not a poll).
         const ticker = tty ? setInterval(redraw, 1000) : undefined;
         try {
-          void watcher.start();
+          void mirror.start().then(() => !started && update());
           if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         } finally {
           clearInterval(ticker);
-          await watcher.stop();
+          await mirror.stop();
         }
       });
     }),

@@ -1,4 +1,4 @@
-import { connectEtcd, deadlineIn, EtcdConfigError, PrefixWatcher, resolveConnectionOptions, type PrefixWatcherOptions } from '@gantry/etcd';
+import { connectEtcd, deadlineIn, EtcdConfigError, FleetMirror, resolveConnectionOptions } from '@gantry/etcd';
 import type { Etcd3 } from 'etcd3';
 import { findComponent, KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
 import type { z } from 'zod';
@@ -24,6 +24,19 @@ export type ReadResult<T> = { found: false; key: string } | ({ found: true; key:
 export interface PrefixSnapshot {
   entries: Map<string, StoredValue>;
   revision: string;
+}
+
+/** What `commitChunks` did: each committed transaction's result, in order, and the etcd failure that stopped it, if one did. */
+export interface ChunkedCommit {
+  results: Array<{ succeeded: boolean; revision: string }>;
+  error?: CliError;
+}
+
+export interface ChunkHooks {
+  /** Before each transaction (a test changes etcd here, between chunks). */
+  beforeChunk?: (index: number, plan: TxnPlan) => Promise<void> | void;
+  /** After each committed transaction, succeeded or not (progress). */
+  afterChunk?: (index: number, plan: TxnPlan, result: { succeeded: boolean; revision: string }) => void;
 }
 
 const text = (b: Buffer | undefined | null) => (b ? b.toString('utf8') : '');
@@ -146,11 +159,33 @@ export class FleetClient {
   }
 
   /**
-   * Watches a prefix with @gantry/etcd's PrefixWatcher (etcd3's watch; after any interruption the
-   * prefix is read again and watched from there). The caller starts it and must stop it.
+   * Commits independent transactions one after the other (e.g. deletes too many for one
+   * transaction). A chunk whose guards no longer hold writes nothing and the next ones still run;
+   * an etcd failure stops it, and `error` says why (the chunks after it were not tried).
    */
-  watchPrefix(prefix: string, handlers: Pick<PrefixWatcherOptions, 'onSnapshot' | 'onChange' | 'onError'>): PrefixWatcher {
-    return new PrefixWatcher({ client: this.etcd, prefix, callTimeoutMs: this.timeoutMs, ...handlers });
+  async commitChunks(plans: readonly TxnPlan[], hooks: ChunkHooks = {}): Promise<ChunkedCommit> {
+    const results: ChunkedCommit['results'] = [];
+    for (const [index, plan] of plans.entries()) {
+      await hooks.beforeChunk?.(index, plan);
+      let result: { succeeded: boolean; revision: string };
+      try {
+        result = await this.commit(plan);
+      } catch (err) {
+        if (err instanceof CliError) return { results, error: err };
+        throw err;
+      }
+      results.push(result);
+      hooks.afterChunk?.(index, plan, result);
+    }
+    return { results };
+  }
+
+  /**
+   * A mirror of `prefixes` (@gantry/etcd's FleetMirror: every key parsed once, re-read after any
+   * interruption). The caller subscribes, starts it and must stop it.
+   */
+  mirror(prefixes: string[], onError?: (err: Error) => void): FleetMirror {
+    return new FleetMirror(this.keys, { client: this.etcd, prefixes, callTimeoutMs: this.timeoutMs, onError });
   }
 
   close(): void {

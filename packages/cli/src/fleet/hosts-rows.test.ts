@@ -23,8 +23,8 @@ describe('hosts', () => {
       ['b', keys.registration(P, 'b')],
     ]);
     expect(list.invalid).toEqual([
-      { host: 'c', key: keys.registration(P, 'c'), problems: [expect.objectContaining({ message: expect.stringMatching(/not valid JSON/) })] },
-      { host: 'd', key: keys.registration(P, 'd'), problems: [{ path: 'hostId', message: expect.stringMatching(/does not match/) }] },
+      { host: 'c', key: keys.registration(P, 'c'), problem: expect.stringMatching(/invalid registration value: not valid JSON/) },
+      { host: 'd', key: keys.registration(P, 'd'), problem: expect.stringMatching(/hostId: "\S+" does not match the key's host "d"/) },
     ]);
     expect(hostCells(list.hosts[1], now)).toEqual(['b', '10.0.0.1', 'zone=eu,rack=4', '0.1.0', '3h ago']);
     expect(hostCells(list.hosts[0], now)[2]).toBe('-');

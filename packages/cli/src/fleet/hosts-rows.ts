@@ -1,4 +1,4 @@
-import { hostRegistrationSchema, parseJson, type HostRegistration, type KeyLayout, type ValidationProblem } from '@gantry/spec';
+import { recordMap, valueOf, type HostRegistration, type KeyLayout } from '@gantry/spec';
 import { ageSince } from './age';
 
 /** The pure half of `gantry hosts`: registrations from raw keys, and the table. */
@@ -10,7 +10,8 @@ export interface RegisteredHost extends HostRegistration {
 export interface InvalidRegistration {
   host: string;
   key: string;
-  problems: ValidationProblem[];
+  /** What is wrong with the value. */
+  problem: string;
 }
 
 export interface HostList {
@@ -22,13 +23,11 @@ export interface HostList {
 /** Registrations among the keys of a project's hosts prefix (other keys are ignored). */
 export function hostsFromEntries(keys: KeyLayout, project: string, entries: Iterable<[string, string]>): HostList {
   const list: HostList = { hosts: [], invalid: [] };
-  for (const [key, value] of entries) {
-    const parsed = keys.parse(key);
-    if (parsed?.kind !== 'registration' || parsed.project !== project) continue;
-    const reg = parseJson(hostRegistrationSchema, value, key);
-    if (!reg.ok) list.invalid.push({ host: parsed.host, key, problems: reg.error.problems });
-    else if (reg.value.hostId !== parsed.host) list.invalid.push({ host: parsed.host, key, problems: [{ path: 'hostId', message: `"${reg.value.hostId}" does not match the key's host "${parsed.host}"` }] });
-    else list.hosts.push({ ...reg.value, key });
+  for (const [key, record] of recordMap(keys, entries).entries(keys.hostsPrefix(project))) {
+    if (record.ref?.kind !== 'registration') continue;
+    const registration = valueOf(record, 'registration');
+    if (registration) list.hosts.push({ ...registration, key });
+    else list.invalid.push({ host: record.ref.host, key, problem: record.problem ?? 'invalid' });
   }
   list.hosts.sort((a, b) => a.hostId.localeCompare(b.hostId));
   list.invalid.sort((a, b) => a.host.localeCompare(b.host));

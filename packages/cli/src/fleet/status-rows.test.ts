@@ -1,4 +1,6 @@
-import { KeyLayout } from '@gantry/spec';
+import fc from 'fast-check';
+import { invalidRecords, KeyLayout, recordMap } from '@gantry/spec';
+import { layoutKey, storedText } from '@gantry/testkit';
 import { buildStatusRows, diffRows, statusCells, type StatusRow } from './status-rows';
 
 const keys = new KeyLayout();
@@ -14,7 +16,7 @@ describe('status rows', () => {
     const rows = buildStatusRows(
       keys,
       P,
-      new Map([
+      recordMap(keys, [
         [keys.registration(P, 'b'), registration('b')],
         [keys.registration(P, 'a'), registration('a')],
         [keys.status(P, 'a', 'worker'), status()],
@@ -47,7 +49,7 @@ describe('status rows', () => {
     const rows = buildStatusRows(
       keys,
       P,
-      new Map([
+      recordMap(keys, [
         [keys.registration(P, 'new'), registration('new')],
         [keys.status(P, 'old', 'web'), status()],
       ]),
@@ -69,7 +71,7 @@ describe('status rows', () => {
     const rows = buildStatusRows(
       keys,
       P,
-      new Map([
+      recordMap(keys, [
         [keys.registration(P, 'a'), registration('a')],
         [bad, JSON.stringify({ phase: 'exploding', updatedAt: 'yesterday' })],
         [notJson, 'garbage{'],
@@ -92,7 +94,7 @@ describe('status rows', () => {
     const rows = buildStatusRows(
       keys,
       P,
-      new Map([
+      recordMap(keys, [
         [keys.registration(P, 'a'), registration('a')],
         [keys.agent(P, 'a'), JSON.stringify({ agentVersion: '0.1.0', updatedAt: ago(2), problems: [{ key: configKey, reason: 'invalid config: components: required', at: ago(2) }] })],
         [keys.registration(P, 'b'), registration('b')],
@@ -115,23 +117,36 @@ describe('status rows', () => {
     const rows = buildStatusRows(
       keys,
       P,
-      new Map([
+      recordMap(keys, [
         [keys.status('other', 'a', 'web'), status()],
         [keys.hostDesired(P, 'a', 'web'), '{"version":"v1"}'],
-        [`${keys.hostsPrefix(P)}a/something/else/entirely`, 'x'],
+        ['/gantry/v2/projects/shop/hosts/a/status/web', 'x'],
       ]),
     );
     expect(rows).toEqual([]);
   });
 
+  it('shows keys that name nothing valid as rows naming the key, under their host when it has a valid id', () => {
+    const unknown = `${keys.hostsPrefix(P)}a/something/else/entirely`;
+    const badComponent = `${keys.hostsPrefix(P)}a/status/bad name`;
+    const badHost = `${keys.hostsPrefix(P)}h 1/status/web`;
+    const rows = buildStatusRows(keys, P, recordMap(keys, [[unknown, 'x'], [badComponent, status()], [badHost, status()]]));
+    expect(rows.map((r) => [r.host, r.kind, r.key, r.error?.reason])).toEqual([
+      ['a', 'no-status', undefined, undefined],
+      ['a', 'invalid', unknown, expect.stringMatching(/^ignored key: not a key of layout v1/)],
+      ['a', 'invalid', badComponent, expect.stringMatching(/^ignored key: invalid component name "bad name"/)],
+      ['h 1', 'invalid', badHost, expect.stringMatching(/^ignored key: invalid host id "h 1"/)],
+    ]);
+  });
+
   it('says when a drain deadline has passed', () => {
-    const [row] = buildStatusRows(keys, P, [[keys.status(P, 'a', 'web'), status({ drain: { container: 'c', connectionsLeft: 1, deadline: ago(1) } })]]);
+    const [row] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ drain: { container: 'c', connectionsLeft: 1, deadline: ago(1) } })]]));
     expect(statusCells(row, now)[5]).toBe('1 conn, deadline passed');
   });
 });
 
 describe('row diff', () => {
-  const build = (entries: Array<[string, string]>) => buildStatusRows(keys, P, new Map(entries));
+  const build = (entries: Array<[string, string]>) => buildStatusRows(keys, P, recordMap(keys, entries));
   it('reports new and changed rows, and removed ones', () => {
     const before = build([
       [keys.registration(P, 'a'), registration('a')],
@@ -156,5 +171,25 @@ describe('row diff', () => {
     ]);
     const after = build([[keys.status(P, 'a', 'web'), status()]]);
     expect(diffRows(before, after).changed).toEqual([expect.objectContaining({ id: 'a/web', registered: false })]);
+  });
+});
+
+describe('status rows (property)', () => {
+  const space = { layout: keys, projects: [P], hosts: ['a', 'b'], components: ['web', 'api'] };
+
+  it('never throws on any keys and values, and shows every invalid key under the hosts prefix as a row naming it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(layoutKey(space), storedText), { maxLength: 25 }), (entries) => {
+        const records = recordMap(keys, entries);
+        const rows = buildStatusRows(keys, P, records);
+        const shown = new Set(rows.filter((r) => r.kind === 'invalid').map((r) => r.key));
+        for (const bad of invalidRecords(records, keys.hostsPrefix(P))) {
+          const silent = bad.ref !== undefined && bad.ref.kind === 'host-desired'; // desired values are the agent's to report
+          if (!silent) expect(shown).toContain(bad.key);
+        }
+        for (const row of rows) statusCells(row, now);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

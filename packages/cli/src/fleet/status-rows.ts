@@ -1,4 +1,4 @@
-import { agentStatusSchema, componentStatusSchema, hostRegistrationSchema, parseJson, type ComponentStatus, type KeyLayout } from '@gantry/spec';
+import { valueOf, type ComponentStatus, type FleetRecord, type KeyLayout, type RecordSource } from '@gantry/spec';
 import { ageSince, formatAge } from './age';
 
 /**
@@ -42,32 +42,48 @@ export interface StatusRow {
 
 export const STATUS_HEADER = ['HOST', 'COMPONENT', 'VERSION', 'PHASE', 'HEALTH', 'DRAINING', 'LAST ERROR', 'AGE'];
 
-const invalidReason = (what: string, problems: { path: string; message: string }[]) =>
-  `invalid ${what} value: ${problems.map((p) => (p.path === '(root)' ? p.message : `${p.path}: ${p.message}`)).join('; ')}`;
-
 interface HostEntries {
-  registration?: { key: string; value: string };
-  agent?: { key: string; value: string };
-  statuses: Map<string, { key: string; value: string }>;
+  registration?: FleetRecord;
+  agent?: FleetRecord;
+  statuses: Map<string, FleetRecord>;
+  /** Keys under the host that name nothing valid (an unknown kind, an invalid component name). */
+  ignored: FleetRecord[];
 }
 
+/** The row of a key whose value (or the key itself) is invalid: the error names the key. */
+const invalidRow = (id: string, host: string, component: string | null, registered: boolean, record: FleetRecord): StatusRow => ({
+  id,
+  host,
+  component,
+  kind: 'invalid',
+  registered,
+  key: record.key,
+  status: null,
+  error: { key: record.key, reason: record.problem ?? 'invalid' },
+});
+
 /**
- * Builds the rows of one project from every key under `keys.hostsPrefix(project)`. Keys outside
- * the layout, of other projects, and host-level desired versions are ignored.
+ * Builds the rows of one project from the records under `keys.hostsPrefix(project)`. Keys outside
+ * the layout, of other projects, and host-level desired versions are ignored; keys under a host
+ * that name nothing valid are rows of their own, and so is a host segment that is not a valid id.
  */
-export function buildStatusRows(keys: KeyLayout, project: string, entries: ReadonlyMap<string, string> | Iterable<[string, string]>): StatusRow[] {
+export function buildStatusRows(keys: KeyLayout, project: string, source: RecordSource): StatusRow[] {
   const hosts = new Map<string, HostEntries>();
   const hostEntry = (host: string) => {
     let entry = hosts.get(host);
-    if (!entry) hosts.set(host, (entry = { statuses: new Map() }));
+    if (!entry) hosts.set(host, (entry = { statuses: new Map(), ignored: [] }));
     return entry;
   };
-  for (const [key, value] of entries) {
-    const parsed = keys.parse(key);
-    if (!parsed || parsed.project !== project) continue;
-    if (parsed.kind === 'registration') hostEntry(parsed.host).registration = { key, value };
-    else if (parsed.kind === 'agent') hostEntry(parsed.host).agent = { key, value };
-    else if (parsed.kind === 'status') hostEntry(parsed.host).statuses.set(parsed.component, { key, value });
+  const strays: FleetRecord[] = [];
+  for (const [, record] of source.entries(keys.hostsPrefix(project))) {
+    const ref = record.ref;
+    if (!ref) {
+      const host = record.problem !== undefined ? record.host : undefined;
+      if (host !== undefined) hostEntry(host).ignored.push(record);
+      else strays.push(record);
+    } else if (ref.kind === 'registration') hostEntry(ref.host).registration = record;
+    else if (ref.kind === 'agent') hostEntry(ref.host).agent = record;
+    else if (ref.kind === 'status') hostEntry(ref.host).statuses.set(ref.component, record);
   }
 
   const rows: StatusRow[] = [];
@@ -76,36 +92,24 @@ export function buildStatusRows(keys: KeyLayout, project: string, entries: Reado
     const registered = entry.registration !== undefined;
     const hostRows: StatusRow[] = [];
 
-    if (entry.registration) {
-      const reg = parseJson(hostRegistrationSchema, entry.registration.value, entry.registration.key);
-      if (!reg.ok) {
-        const key = entry.registration.key;
-        hostRows.push({ id: `${host}//registration`, host, component: null, kind: 'invalid', registered, key, status: null, error: { key, reason: invalidReason('registration', reg.error.problems) } });
-      }
-    }
+    if (entry.registration?.problem !== undefined) hostRows.push(invalidRow(`${host}//registration`, host, null, registered, entry.registration));
 
     for (const component of [...entry.statuses.keys()].sort()) {
-      const { key, value } = entry.statuses.get(component)!;
-      const parsed = parseJson(componentStatusSchema, value, key);
-      if (parsed.ok) {
-        const status = parsed.value;
-        hostRows.push({ id: `${host}/${component}`, host, component, kind: 'component', registered, key, status, error: status.lastError, updatedAt: status.updatedAt });
-      } else {
-        hostRows.push({ id: `${host}/${component}`, host, component, kind: 'invalid', registered, key, status: null, error: { key, reason: invalidReason('status', parsed.error.problems) } });
-      }
+      const record = entry.statuses.get(component)!;
+      const status = valueOf(record, 'status');
+      if (status) {
+        hostRows.push({ id: `${host}/${component}`, host, component, kind: 'component', registered, key: record.key, status, error: status.lastError, updatedAt: status.updatedAt });
+      } else hostRows.push(invalidRow(`${host}/${component}`, host, component, registered, record));
     }
 
-    if (entry.agent) {
-      const key = entry.agent.key;
-      const agent = parseJson(agentStatusSchema, entry.agent.value, key);
-      if (!agent.ok) {
-        hostRows.push({ id: `${host}//agent`, host, component: null, kind: 'invalid', registered, key, status: null, error: { key, reason: invalidReason('agent status', agent.error.problems) } });
-      } else {
-        agent.value.problems.forEach((problem, i) => {
-          hostRows.push({ id: `${host}//agent#${i}`, host, component: null, kind: 'agent', registered, key, status: null, error: problem, updatedAt: agent.value.updatedAt });
-        });
-      }
+    const agent = valueOf(entry.agent, 'agent');
+    if (entry.agent?.problem !== undefined) hostRows.push(invalidRow(`${host}//agent`, host, null, registered, entry.agent));
+    else if (agent) {
+      agent.problems.forEach((problem, i) => {
+        hostRows.push({ id: `${host}//agent#${i}`, host, component: null, kind: 'agent', registered, key: entry.agent!.key, status: null, error: problem, updatedAt: agent.updatedAt });
+      });
     }
+    for (const record of entry.ignored) hostRows.push(invalidRow(`${host}//key:${record.key}`, host, null, registered, record));
 
     if (!hostRows.some((r) => r.component !== null || r.kind === 'agent')) {
       // Registered but silent so far, or gone with nothing but an empty agent record left: one row
@@ -113,6 +117,11 @@ export function buildStatusRows(keys: KeyLayout, project: string, entries: Reado
       hostRows.unshift({ id: `${host}//none`, host, component: null, kind: 'no-status', registered, status: null });
     }
     rows.push(...hostRows);
+  }
+  // Keys whose host segment is not a valid host id belong to no host: shown last, under the raw segment.
+  for (const record of strays) {
+    const segment = record.key.slice(keys.hostsPrefix(project).length).split('/')[0] ?? '';
+    rows.push(invalidRow(`//key:${record.key}`, segment || '(none)', null, false, record));
   }
   return rows;
 }

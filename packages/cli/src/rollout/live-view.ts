@@ -29,9 +29,6 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
   const err = opts.err ?? ((line: string) => process.stderr.write(`${line}\n`));
   const tty = !opts.json && (opts.tty ?? Boolean(process.stdout.isTTY));
 
-  const rolloutValues = new Map<string, string>();
-  const hostValues = new Map<string, string>();
-  let loaded = { rollout: false, hosts: false };
   let lastKey: string | undefined;
   let lastRows = new Map<string, string>();
   let view: RolloutView | undefined;
@@ -48,16 +45,23 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
     process.stdout.write(`\x1b[H\x1b[2J${project}/${component} at ${now.toISOString().slice(11, 19)} — ${status}\n${summaryLine(view)}\n\n${table}\n${problems ? `\n${problems}\n` : ''}`);
   };
 
+  const mirror = fleet.mirror([keys.rollout(project, component), keys.hostsPrefix(project)], (e) => {
+    trouble = `${etcdReason(e)}; retrying`;
+    if (tty) redraw();
+    else err(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}`);
+  });
+
   const update = () => {
-    if (!loaded.rollout || !loaded.hosts) return;
-    const records = readRecords(where, rolloutValues);
+    if (!mirror.synced) return;
+    trouble = undefined;
+    const records = readRecords(where, mirror);
     const entry = finishedEntry(request.id, records);
     if (entry) {
       finish({ kind: 'finished', entry });
       return;
     }
     const now = new Date();
-    view = buildRolloutView(request, records, statusesByHost(where, hostValues), now);
+    view = buildRolloutView(request, records, statusesByHost(where, mirror), now);
     const key = changeKey(view);
     if (tty) {
       redraw();
@@ -78,42 +82,20 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
     lastRows = rows;
   };
 
-  const handlers = (values: Map<string, string>, which: 'rollout' | 'hosts') => ({
-    onSnapshot: (kvs: Map<string, string>) => {
-      values.clear();
-      for (const [k, v] of kvs) values.set(k, v);
-      loaded = { ...loaded, [which]: true };
-      trouble = undefined;
-      update();
-    },
-    onChange: (change: { type: 'put' | 'delete'; key: string; value?: string }) => {
-      if (change.type === 'put') values.set(change.key, change.value ?? '');
-      else values.delete(change.key);
-      trouble = undefined;
-      update();
-    },
-    onError: (e: Error) => {
-      trouble = `${etcdReason(e)}; retrying`;
-      if (tty) redraw();
-      else err(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}`);
-    },
-  });
-
-  const rolloutWatcher = fleet.watchPrefix(keys.rollout(project, component), handlers(rolloutValues, 'rollout'));
-  const hostsWatcher = fleet.watchPrefix(keys.hostsPrefix(project), handlers(hostValues, 'hosts'));
+  mirror.subscribe(update);
   // On a terminal, elapsed time and drain deadlines count on between changes (a local redraw, not a poll).
   const ticker = tty ? setInterval(redraw, 1000) : undefined;
   const onAbort = () => finish({ kind: 'interrupted' });
   opts.signal.addEventListener('abort', onAbort, { once: true });
   if (opts.signal.aborted) onAbort();
   try {
-    void rolloutWatcher.start();
-    void hostsWatcher.start();
+    // Once both prefixes are read: an empty rollout prefix (already finished) notifies nothing by itself.
+    void mirror.start().then(update);
     return await done;
   } finally {
     clearInterval(ticker);
     opts.signal.removeEventListener('abort', onAbort);
-    await Promise.all([rolloutWatcher.stop(), hostsWatcher.stop()]);
+    await mirror.stop();
   }
 }
 

@@ -1,4 +1,4 @@
-import { KeyLayout, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
+import { KeyLayout, recordMap, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
 import { buildRolloutView, changeKey, finishedEntry, historyCells, historyRows, hostCells, pullBar, readRecords, statusesByHost, summaryLine } from './view-model';
 
 const keys = new KeyLayout();
@@ -29,15 +29,15 @@ const state: RolloutState = {
 const status = (fields: Record<string, unknown>) => JSON.stringify({ phase: 'running', version: 'v1', updatedAt: '2026-01-01T00:00:50.000Z', ...fields });
 
 const rolloutEntries = (extra: Record<string, string> = {}) =>
-  new Map(Object.entries({ [keys.rolloutRequest('p', 'web')]: JSON.stringify(request), [keys.rolloutState('p', 'web')]: JSON.stringify(state), ...extra }));
-const hostEntries = new Map([
+  recordMap(keys, Object.entries({ [keys.rolloutRequest('p', 'web')]: JSON.stringify(request), [keys.rolloutState('p', 'web')]: JSON.stringify(state), ...extra }));
+const hostEntries = recordMap(keys, [
   [keys.status('p', 'h1', 'web'), status({ version: 'v2', health: { state: 'healthy', failing: [], lastResults: [] } })],
   [keys.status('p', 'h2', 'web'), status({ phase: 'pulling', targetVersion: 'v2', pull: { layersDone: 3, layersTotal: 5, bytesDone: 45_000_000, bytesTotal: 98_000_000 } })],
   [keys.status('p', 'h3', 'web'), status({ phase: 'draining', version: 'v2', drain: { container: 'c', connectionsLeft: 2, deadline: '2026-01-01T00:01:20.000Z' } })],
   [keys.status('p', 'h4', 'web'), '{"phase": "exploded"'],
   [keys.status('p', 'h1', 'api'), status({ version: 'zzz' })],
   [keys.registration('p', 'h1'), '{}'],
-]);
+] as Array<[string, string]>);
 
 describe('the rollout view', () => {
   const records = readRecords(where, rolloutEntries());
@@ -93,7 +93,7 @@ describe('the end of a rollout, and history', () => {
   it('is finished once the history entry exists and the state key no longer holds it', () => {
     const history = { [keys.rolloutHistory('p', 'web', 'r-1')]: JSON.stringify(entry('r-1', 'succeeded', '2026-01-01T00:02:00.000Z')) };
     expect(finishedEntry('r-1', readRecords(where, rolloutEntries(history)))).toBeUndefined();
-    const moved = new Map(Object.entries(history));
+    const moved = recordMap(keys, Object.entries(history));
     expect(finishedEntry('r-1', readRecords(where, moved))?.state.state).toBe('succeeded');
     expect(finishedEntry('r-2', readRecords(where, moved))).toBeUndefined();
   });

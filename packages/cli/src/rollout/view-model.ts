@@ -1,12 +1,10 @@
 import {
-  componentStatusSchema,
-  parseJson,
-  rolloutControlSchema,
-  rolloutHistoryEntrySchema,
-  rolloutRequestSchema,
-  rolloutStateSchema,
+  invalidRecords,
+  recordsOf,
+  valueOf,
   type ComponentStatus,
   type KeyLayout,
+  type RecordSource,
   type RolloutControl,
   type RolloutHistoryEntry,
   type RolloutRequest,
@@ -38,44 +36,32 @@ export interface RolloutRecords {
   problems: string[];
 }
 
-const reason = (key: string, problems: { path: string; message: string }[]) =>
-  `invalid value at ${key}: ${problems.map((p) => (p.path === '(root)' ? p.message : `${p.path}: ${p.message}`)).join('; ')}`;
-
-export function readRecords(where: RolloutKeys, entries: ReadonlyMap<string, string>): RolloutRecords {
+/**
+ * What the component's rollout keys hold. Problems list the invalid values and keys under the
+ * component's rollout prefix, and any key under the project's rollouts prefix that names no valid
+ * component at all (it belongs to no rollout, so every rollout view shows it).
+ */
+export function readRecords(where: RolloutKeys, source: RecordSource): RolloutRecords {
   const { keys, project, component } = where;
-  const records: RolloutRecords = { history: new Map(), problems: [] };
-  const historyPrefix = keys.rolloutHistory(project, component);
-  for (const [key, value] of entries) {
-    if (key === keys.rolloutRequest(project, component)) {
-      const p = parseJson(rolloutRequestSchema, value, key);
-      if (p.ok) records.request = p.value;
-      else records.problems.push(reason(key, p.error.problems));
-    } else if (key === keys.rolloutControl(project, component)) {
-      const p = parseJson(rolloutControlSchema, value, key);
-      if (p.ok) records.control = p.value;
-      else records.problems.push(reason(key, p.error.problems));
-    } else if (key === keys.rolloutState(project, component)) {
-      const p = parseJson(rolloutStateSchema, value, key);
-      if (p.ok) records.state = p.value;
-      else records.problems.push(reason(key, p.error.problems));
-    } else if (key.startsWith(historyPrefix)) {
-      const p = parseJson(rolloutHistoryEntrySchema, value, key);
-      if (p.ok) records.history.set(p.value.request.id, p.value);
-      else records.problems.push(reason(key, p.error.problems));
-    }
+  const records: RolloutRecords = {
+    request: valueOf(source.get(keys.rolloutRequest(project, component)), 'rollout-request'),
+    control: valueOf(source.get(keys.rolloutControl(project, component)), 'rollout-control'),
+    state: valueOf(source.get(keys.rolloutState(project, component)), 'rollout-state'),
+    history: new Map(),
+    problems: [],
+  };
+  for (const { value } of recordsOf(source, 'rollout-history', keys.rolloutHistory(project, component))) records.history.set(value.request.id, value);
+  for (const bad of invalidRecords(source, keys.rolloutsPrefix(project))) {
+    const ours = bad.ref !== undefined && 'component' in bad.ref && bad.ref.component === component;
+    if (ours || bad.ref === undefined) records.problems.push(`${bad.problem} (key ${bad.key})`);
   }
   return records;
 }
 
-/** The component's statuses by host, from the keys under the hosts prefix (invalid ones left out). */
-export function statusesByHost(where: RolloutKeys, entries: ReadonlyMap<string, string>): Map<string, ComponentStatus> {
+/** The component's statuses by host (invalid ones left out: `gantry status` shows them). */
+export function statusesByHost(where: RolloutKeys, source: RecordSource): Map<string, ComponentStatus> {
   const out = new Map<string, ComponentStatus>();
-  for (const [key, value] of entries) {
-    const parsed = where.keys.parse(key);
-    if (!parsed || parsed.kind !== 'status' || parsed.project !== where.project || parsed.component !== where.component) continue;
-    const status = parseJson(componentStatusSchema, value, key);
-    if (status.ok) out.set(parsed.host, status.value);
-  }
+  for (const { ref, value } of recordsOf(source, 'status', where.keys.hostsPrefix(where.project))) if (ref.component === where.component) out.set(ref.host, value);
   return out;
 }
 
