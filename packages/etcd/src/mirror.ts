@@ -38,7 +38,8 @@ interface Entry<T> {
  * compaction); the mirror turns each resync into the real differences, so a listener sees a key
  * change only when its value did, and decodes each value once however often it is read.
  *
- * Listeners run synchronously after every change; one that throws is reported to `onError` and
+ * Listeners run synchronously after every change, and once when the store first becomes whole
+ * (every prefix read), even if nothing was there; one that throws is reported to `onError` and
  * the others still run: a bad listener never stalls the watch or the process.
  */
 export class Mirror<T> {
@@ -136,8 +137,10 @@ export class Mirror<T> {
       if (change) changes.push(change);
     }
     for (const key of this.tombstones.keys()) if (key.startsWith(prefix)) this.tombstones.delete(key);
+    const wasSynced = this.synced;
     this.loaded.add(prefix);
-    this.notify(changes);
+    // Becoming whole is news even when the last prefix read was empty: listeners wait for it.
+    this.notify(changes, !wasSynced && this.synced);
   }
 
   private apply(change: PrefixChange): void {
@@ -175,8 +178,8 @@ export class Mirror<T> {
     return { key, before: previous?.record, after: record };
   }
 
-  private notify(changes: MirrorChange<T>[]): void {
-    if (changes.length === 0) return;
+  private notify(changes: MirrorChange<T>[], always = false): void {
+    if (changes.length === 0 && !always) return;
     for (const listener of [...this.listeners]) {
       try {
         listener(changes);

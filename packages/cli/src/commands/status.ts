@@ -73,7 +73,7 @@ export const statusCommand: CommandModule<object, Args> = {
         // In a terminal, ages and drain deadlines count on between changes (a local redraw, not a poll).
         const ticker = tty ? setInterval(redraw, 1000) : undefined;
         try {
-          void mirror.start().then(() => !started && update());
+          void mirror.start();
           if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         } finally {
           clearInterval(ticker);

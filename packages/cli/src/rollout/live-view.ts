@@ -89,8 +89,7 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
   opts.signal.addEventListener('abort', onAbort, { once: true });
   if (opts.signal.aborted) onAbort();
   try {
-    // Once both prefixes are read: an empty rollout prefix (already finished) notifies nothing by itself.
-    void mirror.start().then(update);
+    void mirror.start();
     return await done;
   } finally {
     clearInterval(ticker);
