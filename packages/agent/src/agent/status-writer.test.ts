@@ -3,13 +3,19 @@ import { StatusWriter } from './status-writer';
 
 function memoryStore() {
   const puts: Array<[string, string]> = [];
+  const deletes: string[] = [];
   let failing = false;
   return {
     puts,
+    deletes,
     fail: (on: boolean) => (failing = on),
     put: async (key: string, value: string) => {
       if (failing) throw new Error('etcd unavailable');
       puts.push([key, value]);
+    },
+    delete: async (key: string) => {
+      if (failing) throw new Error('etcd unavailable');
+      deletes.push(key);
     },
   };
 }
@@ -40,5 +46,18 @@ describe('status writer', () => {
     await writer.flush();
     writer.stop();
     expect(store.puts).toEqual([['k', 'b']]);
+  });
+
+  it('removes a record: nothing pending is written after, and the key is deleted', async () => {
+    const store = memoryStore();
+    const writer = new StatusWriter(store, { minIntervalMs: 1_000 });
+    writer.set('k', '1');
+    await waitFor(() => store.puts.length === 1, { what: 'the first write' });
+    writer.set('k', '2'); // spaced: still pending when removed
+    await writer.remove('k');
+    expect(store.deletes).toEqual(['k']);
+    await writer.flush(100);
+    expect(store.puts).toEqual([['k', '1']]);
+    writer.stop();
   });
 });

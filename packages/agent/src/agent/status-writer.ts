@@ -1,6 +1,7 @@
 /** Where status goes: etcd in the agent, a map in unit tests. */
 export interface StatusStore {
   put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
 }
 
 export interface StatusWriterOptions {
@@ -36,6 +37,22 @@ export class StatusWriter {
     if (this.written.get(key) === value && !this.pending.has(key)) return;
     this.pending.set(key, value);
     this.schedule(key, 0);
+  }
+
+  /**
+   * The record is gone for good (its component left the config): nothing pending is written, and
+   * the key is deleted (once; a failure is reported, the key is left for `gantry status` to show).
+   */
+  async remove(key: string): Promise<void> {
+    this.pending.delete(key);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.written.delete(key);
+    try {
+      await this.store.delete(key);
+    } catch (err) {
+      this.opts.onError?.(key, err as Error);
+    }
   }
 
   /** Forgets what was written, so everything set again is written again (after etcd lost data). */

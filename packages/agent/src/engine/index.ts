@@ -9,3 +9,4 @@ export { retireContainers, type Retired } from './retire';
 export * from './stop';
 export * from './update';
 export * from './host-engine';
+export * from './remove';
