@@ -111,6 +111,9 @@ describe('hosts and status', () => {
     expect(table.stdout).toMatch(/h1\s+10\.1\.0\.2\s+zone=z1\s+9\.9\.9\s+\d+s ago/);
     const json = lastJson(gantry('hosts', '--json').stdout);
     expect(json.hosts.map((h: { hostId: string }) => h.hostId)).toEqual(['h1', 'h3']);
+    // h2 is gone: a status left, no registration.
+    expect(json.gone).toEqual([{ host: 'h2', lastStatusAt: expect.any(String), statuses: ['web'], agent: false, pins: [] }]);
+    expect(table.stdout).toMatch(/gone \(keys left, no registration[^\n]*\n\s*HOST\s+LAST STATUS\s+KEYS LEFT\s*\n\s*h2\s+\d+s ago\s+status: web/);
   });
 
   it('status shows every host and component, gone hosts, hosts without status, agent problems, and invalid values as errors naming the key', () => {

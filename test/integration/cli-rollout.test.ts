@@ -142,9 +142,13 @@ describe('gantry deploy and rollout', () => {
     expect((await storedRequest()).id).toBe(first.id);
   });
 
-  it('rollout pause writes a control for the active rollout; status shows it', async () => {
+  it('rollout pause writes a control for the active rollout; with no coordinator running it says so (exit 3); status shows it', async () => {
     const res = gantry(['rollout', 'pause'], 'web');
-    expect(res.status).toBe(0);
+    expect(res.status).toBe(3);
+    expect(res.stdout).toContain(`pause of rollout ${first.id} recorded`);
+    expect(res.stdout).toContain('no coordinator is running');
+    expect(res.stdout).toContain('it applies when one runs');
+    expect(res.stdout).not.toContain('requested');
     const control = rolloutControlSchema.parse(JSON.parse((await get(keys.rolloutControl(project, 'web')))!));
     expect(control).toMatchObject({ rollout: first.id, action: 'pause' });
     const status = gantry(['rollout', 'status'], 'web', '--json');
@@ -209,5 +213,90 @@ describe('gantry deploy and rollout', () => {
     expect(table.stdout).toContain(first.id);
     const status = gantry(['rollout', 'status'], 'web', '--json');
     expect(lastJson(status.stdout)).toMatchObject({ active: false, last: { state: { state: 'aborted' } } });
+  });
+
+  describe('rollout abort', () => {
+    let request: RolloutRequest;
+    const coordinatorKey = keys.coordinator(project);
+    beforeAll(async () => {
+      const res = gantry(['deploy'], 'web', '--tag', 'v5', '--no-wait', '--json');
+      expect(res.status).toBe(0);
+      request = await storedRequest();
+      await etcd.put(keys.rolloutState(project, 'web')).value(JSON.stringify(stateOf(request.id, 'running')));
+    });
+    afterAll(() => etcd.delete().key(coordinatorKey));
+
+    it('refuses a control the coordinator would ignore, exit 2, writing nothing', async () => {
+      const res = gantry(['rollout', 'resume'], 'web');
+      expect(res.status).toBe(2);
+      expect(res.stderr).toContain(`rollout ${request.id} is running, not paused: there is nothing to resume; nothing was written`);
+      expect(await get(keys.rolloutControl(project, 'web'))).toBeNull();
+    });
+
+    it('with no coordinator running, says the abort is recorded and applies when one runs (exit 3)', async () => {
+      const res = gantry(['rollout', 'abort'], 'web', '--json');
+      expect(res.status).toBe(3);
+      expect(lastJson(res.stdout)).toMatchObject({ ok: false, applied: false, coordinator: null, rollout: request.id, control: { action: 'abort' } });
+      // A pending abort is not overwritten by another instruction.
+      const pause = gantry(['rollout', 'pause'], 'web');
+      expect(pause.status).toBe(2);
+      expect(pause.stderr).toContain('an abort of rollout');
+      expect(rolloutControlSchema.parse(JSON.parse((await get(keys.rolloutControl(project, 'web')))!)).action).toBe('abort');
+    });
+
+    /** The coordinator (simulated): once a new abort control is stored, the rollout goes to history as aborted by its author. */
+    async function coordinatorAborts(before: string | null, extraHost = true): Promise<void> {
+      const control = await waitFor(async () => {
+        const text = await get(keys.rolloutControl(project, 'web'));
+        return text && text !== before ? rolloutControlSchema.parse(JSON.parse(text)) : undefined;
+      }, { what: 'the new abort control', timeoutMs: 15_000 });
+      const stored = await storedRequest();
+      const state = { ...stateOf(stored.id, 'aborted', true), message: `aborted by ${control.by}` };
+      if (extraHost) state.hosts.push({ id: 'h3', batch: 2, fromVersion: 'v1', result: 'pending' });
+      await etcd
+        .if(keys.rolloutRequest(project, 'web'), 'Create', '>', 0)
+        .then(
+          etcd.put(keys.rolloutHistory(project, 'web', stored.id)).value(JSON.stringify({ request: stored, state })),
+          etcd.delete().key(keys.rolloutRequest(project, 'web')),
+          etcd.delete().key(keys.rolloutState(project, 'web')),
+          etcd.delete().key(keys.rolloutControl(project, 'web')),
+        )
+        .commit();
+    }
+
+    it('waits for the coordinator to record it, then says who aborted it and where each host was left', async () => {
+      await etcd.put(coordinatorKey).value(JSON.stringify({ hostId: 'h9', since: iso(), leaseId: '1' }));
+      const before = await get(keys.rolloutControl(project, 'web'));
+      const abort = start(['rollout', 'abort'], 'web');
+      await coordinatorAborts(before);
+      expect(await within(abort.exit, 15_000, 'abort to exit')).toBe(0);
+      expect(abort.lines.at(-1)).toMatchObject({ event: 'result', ok: true, applied: true, outcome: 'aborted', rollout: request.id, hosts: { 'on v5': ['h1'], 'updating to v5': ['h2'], untouched: ['h3'] } });
+      const history = gantry(['rollout', 'history'], 'web', '--json');
+      expect(lastJson(history.stdout).rollouts[0]).toMatchObject({ id: request.id, outcome: 'aborted' });
+    });
+
+    it('in plain words: "rollout X aborted by …: host h1 on v6; …"', async () => {
+      expect(gantry(['deploy'], 'web', '--tag', 'v6', '--no-wait').status).toBe(0);
+      const id = (await storedRequest()).id;
+      await etcd.put(keys.rolloutState(project, 'web')).value(JSON.stringify(stateOf(id, 'running')));
+      const child = spawn(process.execPath, [bin, 'rollout', 'abort', project, 'web', '--etcd', endpoint], { env: childEnv });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await coordinatorAborts(null);
+      expect(await within(exit, 15_000, 'abort to exit')).toBe(0);
+      expect(out.trim()).toMatch(new RegExp(`^rollout ${id} aborted by \\S+: host h1 on v6; host h2 updating to v6; host h3 untouched$`));
+    });
+
+    it('a coordinator that does not record it in time: recorded, exit 3; once over, a control is refused, exit 2', async () => {
+      expect(gantry(['deploy'], 'web', '--tag', 'v7', '--no-wait').status).toBe(0);
+      const slow = gantry(['rollout', 'abort'], 'web', '--wait', '1');
+      expect(slow.status).toBe(3);
+      expect(slow.stdout).toMatch(/abort of rollout \S+ recorded .*, but the coordinator \(h9\) has not recorded the outcome within 1 s/);
+      await coordinatorAborts(null, false);
+      const late = gantry(['rollout', 'abort'], 'web');
+      expect(late.status).toBe(2);
+      expect(late.stderr).toContain('no active rollout of web');
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions } from '@gantry/etcd';
-import { KeyLayout } from '@gantry/spec';
+import { DEFAULT_HISTORY_LIMIT, KeyLayout } from '@gantry/spec';
+import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
 import { createLogger } from './agent/logger';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
@@ -36,6 +37,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('haproxy', { type: 'string', default: 'haproxy', describe: 'the haproxy binary' })
     .option('lease-ttl', { type: 'number', default: 10, describe: 'seconds before a dead agent’s registration expires' })
     .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
+    .option('history-limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT, describe: 'finished rollouts kept in history per component, when this agent coordinates (older ones are deleted)' })
+    .option('gone-host-retention', { type: 'string', default: '24h', describe: 'how long the status keys of a host whose registration is gone are kept, when this agent coordinates (90s, 30m, 24h)' })
+    .check((a) => {
+      if (parseDurationMs(a['gone-host-retention']) === undefined) throw new Error(`--gone-host-retention "${a['gone-host-retention']}" is not a duration: 90s, 30m, 24h, 7d`);
+      if (!Number.isInteger(a['history-limit']) || a['history-limit'] < 1) throw new Error(`--history-limit must be a whole number, 1 or more: got ${a['history-limit']}`);
+      return true;
+    })
     .strict()
     .help()
     .version(agentVersion)
@@ -71,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
     log,
     leaseTtlS: args['lease-ttl'],
     resyncMs: args.resync * 1000,
+    coordinator: { historyLimit: args['history-limit'], goneHostRetentionMs: parseDurationMs(args['gone-host-retention']) },
   });
 
   let stopping = false;

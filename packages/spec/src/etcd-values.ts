@@ -83,6 +83,19 @@ export const componentStatusSchema = z.strictObject({
   drain: z.strictObject({ container: z.string(), connectionsLeft: z.number().int().min(0), deadline: timestamp }).optional(),
   pull: z.strictObject({ layersDone: z.number(), layersTotal: z.number(), bytesDone: z.number(), bytesTotal: z.number() }).optional(),
   lastError: problemSchema.optional(),
+  /**
+   * The desired value this status reflects (its observed generation): the key the agent acted on,
+   * that key's mod revision, and the value's rollout id and setAt. A rollout counts a host done or
+   * failed only from a status that observed the host key it wrote; absent: nothing said what to run.
+   */
+  observed: z
+    .strictObject({
+      key: z.string(),
+      modRevision: z.number().int().min(0),
+      rollout: z.string().max(200).optional(),
+      setAt: timestamp.optional(),
+    })
+    .optional(),
   updatedAt: timestamp,
 });
 export type ComponentStatus = z.infer<typeof componentStatusSchema>;

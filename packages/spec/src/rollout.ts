@@ -106,7 +106,13 @@ export const rolloutHostResultSchema = z.enum(['pending', 'updating', 'ready', '
 
 export const rolloutStateSchema = z.strictObject({
   rollout: z.string(),
-  state: z.enum(['pending', 'running', 'paused', 'succeeded', 'failed', 'rolling-back', 'rolled-back', 'aborted']),
+  /**
+   * Final states: succeeded, failed, rolled-back, aborted (by a control), cancelled (its request
+   * was deleted by hand: the coordinator removed the host pins it wrote).
+   */
+  state: z.enum(['pending', 'running', 'paused', 'succeeded', 'failed', 'rolling-back', 'rolled-back', 'aborted', 'cancelled']),
+  /** The version rolled out (the request's), kept so a rollout whose request is gone can still be recorded. */
+  toVersion: tag.optional(),
   /** Why it is paused: after the canary hosts, or by the operator. */
   pausedBy: z.enum(['canary', 'operator']).optional(),
   hosts: z
@@ -117,8 +123,14 @@ export const rolloutStateSchema = z.strictObject({
         /** The version it ran before; what a rollback returns it to (none: it ran nothing). */
         fromVersion: z.string().optional(),
         result: rolloutHostResultSchema,
+        /**
+         * Display only, written by whichever coordinator saw it: no decision compares these (or any
+         * timestamp written on another host); minReady and deadlines run on the coordinator's own clock.
+         */
         startedAt: timestamp.optional(),
         readySince: timestamp.optional(),
+        /** When the rollback of this host started (display only). */
+        rollbackStartedAt: timestamp.optional(),
         finishedAt: timestamp.optional(),
         error: z.string().optional(),
       }),
@@ -135,6 +147,15 @@ export const rolloutStateSchema = z.strictObject({
   updatedAt: timestamp,
 });
 export type RolloutState = z.infer<typeof rolloutStateSchema>;
+
+/** The states a rollout ends in; it is then in history, and its request, control and state keys are gone. */
+export const FINAL_ROLLOUT_STATES: readonly RolloutState['state'][] = ['succeeded', 'failed', 'rolled-back', 'aborted', 'cancelled'];
+
+/** Whether a rollout in `state` is over. */
+export const isFinalRolloutState = (state: RolloutState['state']): boolean => FINAL_ROLLOUT_STATES.includes(state);
+
+/** How many finished rollouts of a component the coordinator keeps in history (older ones are deleted). */
+export const DEFAULT_HISTORY_LIMIT = 50;
 
 export const rolloutHistoryEntrySchema = z.strictObject({ request: rolloutRequestSchema, state: rolloutStateSchema });
 export type RolloutHistoryEntry = z.infer<typeof rolloutHistoryEntrySchema>;

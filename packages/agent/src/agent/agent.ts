@@ -7,7 +7,7 @@ import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
 import { StatusWriter } from './status-writer';
-import { RolloutCoordinator } from '../rollout/coordinator';
+import { RolloutCoordinator, type CoordinatorOptions } from '../rollout/coordinator';
 
 export interface AgentOptions {
   etcd: Etcd3;
@@ -22,6 +22,8 @@ export interface AgentOptions {
   /** How often every component is checked against what runs, even with no change in etcd (ms). */
   resyncMs?: number;
   retryBaseMs?: number;
+  /** Options of this agent's rollout coordinator candidate (gantryd's --history-limit, --gone-host-retention; a test's clock). */
+  coordinator?: Pick<CoordinatorOptions, 'clock' | 'historyLimit' | 'goneHostRetentionMs' | 'tickMs'>;
 }
 
 /**
@@ -90,7 +92,7 @@ export class Agent {
     }
     await Promise.all(this.watchers.map((w) => w.start()));
     // Every agent is a candidate for the project's rolling-update coordinator; only the elected one drives.
-    this.coordinator = new RolloutCoordinator({ etcd: this.opts.etcd, keys, project: ctx.project, hostId: ctx.hostId, log, leaseTtlS: this.opts.leaseTtlS ?? 10 });
+    this.coordinator = new RolloutCoordinator({ etcd: this.opts.etcd, keys, project: ctx.project, hostId: ctx.hostId, log, leaseTtlS: this.opts.leaseTtlS ?? 10, ...this.opts.coordinator });
     await this.coordinator.start();
     this.resyncTimer = setInterval(() => this.workers.forEach((w) => w.poke()), this.opts.resyncMs ?? 30_000);
     this.resyncTimer.unref();

@@ -22,6 +22,17 @@ export interface WorkerDeps {
 
 const now = () => new Date();
 
+/** Which desired value an intent is: its key, that key's mod revision, and the value's rollout and setAt. */
+function observedGeneration(intent: ComponentIntent): ComponentStatus['observed'] {
+  const desired = intent.desired;
+  return {
+    key: intent.source ?? '',
+    modRevision: intent.sourceRevision ?? 0,
+    ...(desired?.rollout !== undefined && { rollout: desired.rollout }),
+    ...(desired?.setAt !== undefined && { setAt: desired.setAt }),
+  };
+}
+
 /**
  * Converges one component on this host, level-triggered: whenever poked it compares what should run
  * (the latest intent) with what runs, and acts through the engine's zero-downtime operations. Work
@@ -105,14 +116,20 @@ export class ComponentWorker {
     const { engine, ctx, log } = this.deps;
     if (!desired) {
       const rows = await listComponent(engine, ctx, config, this.name);
-      this.report({ phase: rows.length ? 'running' : 'idle', containers: containerRecords(rows), lastError: problems[0] ?? (this.failed ? this.status.lastError : undefined) });
+      this.report({ phase: rows.length ? 'running' : 'idle', containers: containerRecords(rows), lastError: problems[0] ?? (this.failed ? this.status.lastError : undefined), observed: undefined });
       return;
     }
+    // The desired value this status reflects from now on. A new one (even with the same version) is
+    // news; what the status said of an older one (its failure) is not this one's.
+    const observed = observedGeneration(intent);
+    const fresh = JSON.stringify(observed) !== JSON.stringify(this.status.observed);
     const target = `${desired.state}:${desired.version}:${desired.digest ?? ''}:${componentConfigHash(intent.component)}`;
     if (this.failed?.target === target && Date.now() < this.failed.retryAt && !this.replaceRequested) {
-      if (problems.length) this.report({ lastError: problems[0] });
+      // Still failed, for this value too: the target is not retried until the pause is over.
+      this.report({ observed, ...(problems.length > 0 && { lastError: problems[0] }) });
       return;
     }
+    const renewed: Partial<ComponentStatus> = fresh ? { observed, lastError: problems[0], ...(this.status.phase === 'failed' && { phase: 'starting' }) } : {};
     // setAt lets a benchmark match this line to the write that caused it.
     log.debug('converging', { component: this.name, target, source: intent.source, desiredSetAt: desired.setAt });
     const replace = this.replaceRequested;
@@ -121,14 +138,15 @@ export class ComponentWorker {
     try {
       if (desired.state === 'stopped') {
         await this.stopHealth();
-        this.report({ phase: 'stopping', targetVersion: undefined });
+        this.report({ ...renewed, phase: 'stopping', targetVersion: undefined });
         await stopComponent(engine, ctx, { config, component: this.name, onEvent: (e) => this.report(applyEvent(this.status, e, now())) });
         this.report({ phase: 'stopped', containers: [], version: undefined, health: undefined, drain: undefined, lastError: problems[0] });
         this.failed = undefined;
         return;
       }
       // Only a real move is news: a resync that finds everything in place must write nothing.
-      if (desired.version !== this.status.version || this.status.phase !== 'running') this.report({ targetVersion: desired.version });
+      const moving = desired.version !== this.status.version || this.status.phase !== 'running';
+      this.report({ ...renewed, ...(moving && { targetVersion: desired.version }) });
       const summary = await updateComponent(engine, ctx, {
         config,
         component: this.name,

@@ -13,6 +13,8 @@ export interface ComponentIntent {
   desired?: DesiredVersion;
   /** The key `desired` came from: the host's own, else the fleet's. */
   source?: string;
+  /** That key's mod revision, when the records know it (a FleetMirror does): the observed generation the status reports. */
+  sourceRevision?: number;
   /** Problems with the keys that would say what to run. */
   problems: KeyProblem[];
 }
@@ -31,6 +33,9 @@ export interface HostIntent {
 
 const problemOf = (record: FleetRecord): KeyProblem | undefined => (record.problem === undefined ? undefined : { key: record.key, reason: record.problem });
 
+/** Records that also know each key's mod revision (a FleetMirror). */
+type Revisions = { modRevision?(key: string): number };
+
 /**
  * Turns the records under a project's keys into what this host should run. Pure and total: a
  * value that fails validation is a problem naming its key, never an exception, and the rest of
@@ -38,7 +43,8 @@ const problemOf = (record: FleetRecord): KeyProblem | undefined => (record.probl
  *
  * `lastGoodConfig` keeps the host running what it ran when the config key turns invalid.
  */
-export function hostIntent(keys: KeyLayout, project: string, host: string, records: RecordSource, lastGoodConfig?: ProjectConfig): HostIntent {
+export function hostIntent(keys: KeyLayout, project: string, host: string, records: RecordSource & Revisions, lastGoodConfig?: ProjectConfig): HostIntent {
+  const revisionOf = (key: string) => (records.modRevision ? { sourceRevision: records.modRevision(key) } : {});
   const configKey = keys.config(project);
   const configRecord = records.get(configKey);
   const configProblem = configRecord && problemOf(configRecord);
@@ -57,9 +63,9 @@ export function hostIntent(keys: KeyLayout, project: string, host: string, recor
     const fleet = read(fleetKey);
     // An invalid host key must not let the fleet's value through: that would run a version
     // nobody chose for this host. The component then stays as it is until the key is fixed.
-    if (own) return { component, desired: own, source: hostKey, problems };
+    if (own) return { component, desired: own, source: hostKey, ...revisionOf(hostKey), problems };
     if (problems.some((p) => p.key === hostKey)) return { component, problems };
-    return fleet ? { component, desired: fleet, source: fleetKey, problems } : { component, problems };
+    return fleet ? { component, desired: fleet, source: fleetKey, ...revisionOf(fleetKey), problems } : { component, problems };
   });
   // Problems of the components' own keys are in their status; the rest would go unseen without this.
   const reported = new Set(components.flatMap((c) => c.problems.map((p) => p.key)));

@@ -1,11 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
-import { fencedCommit, FleetMirror, type FencedOp } from '@gantry/etcd';
-import type { ComponentStatus, DesiredVersion, HostRegistration, KeyLayout, RolloutHistoryEntry, RolloutRequest } from '@gantry/spec';
+import { deadlineIn, fencedCommit, FleetMirror, type FencedOp } from '@gantry/etcd';
+import { DEFAULT_HISTORY_LIMIT, valueOf, type ComponentStatus, type DesiredVersion, type HostRegistration, type KeyLayout, type RolloutHistoryEntry, type RolloutRequest } from '@gantry/spec';
 import type { KeyProblem } from '../agent/desired-state';
 import type { Logger } from '../agent/logger';
 import { Election } from './election';
-import { planStep, type PlannedWrite } from './planner';
+import { DEFAULT_GONE_HOST_RETENTION_MS, hostKeys, sweepGoneHosts } from './gone-hosts';
+import { historyOverflow, planCancel, planStep, type PlannedWrite, type RolloutMemory } from './planner';
 import { chunksOf } from './txn-chunks';
+
+/** A compare every transaction of a write holds on (besides the election fence): the key's mod revision (0: absent). */
+type Guard = { key: string; modRevision: number };
 
 export interface CoordinatorOptions {
   etcd: Etcd3;
@@ -19,6 +24,18 @@ export interface CoordinatorOptions {
   tickMs?: number;
   /** Told what the leader cannot act on (invalid rollout keys and values), whenever that changes; [] when it stops leading. */
   onProblems?: (problems: KeyProblem[]) => void;
+  /**
+   * The coordinator's monotonic clock, ms (default `performance.now()`): minReady, the progress
+   * deadlines and the gone-host retention are measured on it, never on timestamps in etcd.
+   */
+  clock?: () => number;
+  /** Finished rollouts kept in history per component; older entries are deleted as new ones are written. Default 50. */
+  historyLimit?: number;
+  /**
+   * How long the status keys and agent record of a host whose registration is gone are kept, ms,
+   * from when this coordinator saw it gone (default 24 h). Host-desired keys are never removed.
+   */
+  goneHostRetentionMs?: number;
 }
 
 /**
@@ -43,8 +60,16 @@ export class RolloutCoordinator {
   private again = false;
   private stopped = false;
   private lastProblems = '[]';
+  /** What this leader saw of each component's rollout (clocks, the canary pause); forgotten when it stops leading. */
+  private readonly memory = new Map<string, RolloutMemory>();
+  /** The last request seen per component, so a rollout whose request is deleted can still be recorded. */
+  private readonly lastRequests = new Map<string, RolloutRequest>();
+  /** When this leader first saw each host gone (registration absent, status left). */
+  private goneSince = new Map<string, number>();
+  private readonly clock: () => number;
 
   constructor(private readonly opts: CoordinatorOptions) {
+    this.clock = opts.clock ?? (() => performance.now());
     this.election = new Election({
       etcd: opts.etcd,
       key: opts.keys.coordinator(opts.project),
@@ -87,7 +112,13 @@ export class RolloutCoordinator {
       prefixes: [keys.rolloutsPrefix(project), keys.hostsPrefix(project), keys.fleetDesiredPrefix(project)],
       onError: (err, prefix) => log.debug('rollout watch interrupted', { prefix, error: err.message }),
     });
-    this.mirror.subscribe(() => this.poke());
+    this.mirror.subscribe((changes) => {
+      for (const c of changes) {
+        const request = valueOf(c.after, 'rollout-request') ?? valueOf(c.before, 'rollout-request');
+        if (request) this.lastRequests.set(request.component, request);
+      }
+      this.poke();
+    });
     await this.mirror.start();
     this.ready = true;
     this.poke();
@@ -97,6 +128,10 @@ export class RolloutCoordinator {
     const mirror = this.mirror;
     this.mirror = undefined;
     this.ready = false;
+    // Another coordinator may lead meanwhile: whoever leads next starts every clock afresh.
+    this.memory.clear();
+    this.lastRequests.clear();
+    this.goneSince = new Map();
     await mirror?.stop();
     this.reportProblems([]);
   }
@@ -109,10 +144,16 @@ export class RolloutCoordinator {
       return;
     }
     this.running = true;
+    // Each pass starts on a later turn of the event loop: the mirror applies the changes of one
+    // etcd transaction one by one (a request and its control, a state and its request deleted
+    // together), and a pass must see them all, never a half-applied transaction.
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
     void (async () => {
       try {
         do {
           this.again = false;
+          await nextTurn();
+          if (this.stopped || !this.ready || !this.election.isLeader()) break;
           await this.pass();
         } while (this.again && !this.stopped && this.ready && this.election.isLeader());
       } catch (err) {
@@ -141,7 +182,77 @@ export class RolloutCoordinator {
         problems.push({ key: keys.rolloutRequest(project, ref.component), reason: `the coordinator could not step this rollout: ${(err as Error)?.message}` });
       }
     }
+    // A state without its request: the request was deleted by hand. Cancel the rollout.
+    for (const { ref } of [...mirror.records('rollout-state', keys.rolloutsPrefix(project))]) {
+      if (this.stopped || !this.election.isLeader()) return;
+      if (mirror.get(keys.rolloutRequest(project, ref.component))) continue;
+      try {
+        await this.cancelRollout(mirror, ref.component);
+      } catch (err) {
+        log.error('cancelling a rollout without request failed; retrying on the next change or tick', { component: ref.component, error: (err as Error)?.message });
+      }
+    }
+    try {
+      await this.sweepGoneHosts(mirror);
+    } catch (err) {
+      log.error('removing the keys of gone hosts failed; retrying on the next tick', { error: (err as Error)?.message });
+    }
     this.reportProblems(problems);
+  }
+
+  /** Old history entries beyond the limit, to delete with the write of `keep`. */
+  private historyTrim(mirror: FleetMirror, component: string, keep: string): PlannedWrite[] {
+    const { keys, project } = this.opts;
+    const prefix = keys.rolloutHistory(project, component);
+    const entries = [...mirror.entries(prefix)].map(([key]) => ({ key, modRevision: mirror.modRevision(key) }));
+    return historyOverflow(entries, this.opts.historyLimit ?? DEFAULT_HISTORY_LIMIT, keep).map((key) => ({ key }));
+  }
+
+  /** The rollout of `component` lost its request (deleted by hand): unpin its hosts, record it as cancelled. */
+  private async cancelRollout(mirror: FleetMirror, component: string): Promise<void> {
+    const { keys, project, log } = this.opts;
+    const leaderValue = this.election.leaderValue;
+    if (leaderValue === undefined) return;
+    const stateKey = keys.rolloutState(project, component);
+    const state = mirror.value(stateKey, 'rollout-state')!;
+    const hostDesired = new Map<string, { value: DesiredVersion; modRevision: number }>();
+    for (const { key, ref, value } of mirror.records('host-desired', keys.hostsPrefix(project))) if (ref.component === component) hostDesired.set(ref.host, { value, modRevision: mirror.modRevision(key) });
+    const plan = planCancel({
+      keys,
+      project,
+      component,
+      state,
+      stateRevision: mirror.modRevision(stateKey),
+      lastRequest: this.lastRequests.get(component),
+      recorded: mirror.get(keys.rolloutHistory(project, component, state.rollout)) !== undefined,
+      hostDesired,
+      fleetDesired: mirror.value(keys.fleetDesired(project, component), 'fleet-desired'),
+      now: new Date(),
+      coordinator: this.opts.hostId,
+    });
+    const historyKey = plan.entry ? keys.rolloutHistory(project, component, state.rollout) : undefined;
+    const writes = [...plan.writes, ...(historyKey ? this.historyTrim(mirror, component, historyKey) : [])];
+    const revision = await this.write(leaderValue, component, state.rollout, writes, plan.guards);
+    if (revision === undefined) return;
+    this.memory.delete(component);
+    if (plan.entry) log.info('rollout cancelled: its request was deleted', { component, rollout: state.rollout, unpinned: plan.unpinned });
+    else log.info('cleared the state of a rollout without request', { component, rollout: state.rollout, state: state.state });
+  }
+
+  /** Removes the status keys and agent record of hosts gone longer than the retention (never their host-desired keys). */
+  private async sweepGoneHosts(mirror: FleetMirror): Promise<void> {
+    const { keys, project, log } = this.opts;
+    const leaderValue = this.election.leaderValue;
+    if (leaderValue === undefined) return;
+    const sweep = sweepGoneHosts(hostKeys(keys, project, mirror.entries(keys.hostsPrefix(project))), this.goneSince, this.clock(), this.opts.goneHostRetentionMs ?? DEFAULT_GONE_HOST_RETENTION_MS);
+    this.goneSince = sweep.goneSince;
+    for (const h of sweep.expired) {
+      if (this.stopped || !this.election.isLeader()) return;
+      const deletes = [...h.statusKeys, ...(h.agentKey ? [h.agentKey] : [])].map((key) => ({ key, ifModRevision: mirror.modRevision(key) }));
+      // Only while the host is still unregistered, and each key as it was read (a returning agent's new status stays).
+      const revision = await this.write(leaderValue, '', `gone host ${h.host}`, deletes, [{ key: keys.registration(project, h.host), modRevision: 0 }]);
+      if (revision !== undefined) log.info('removed the status keys of a gone host', { host: h.host, keys: deletes.map((d) => d.key.slice(keys.project(project).length)) });
+    }
   }
 
   /** Plans and writes one step of the rollout of `component`; returns why it is held, if it is. */
@@ -158,16 +269,22 @@ export class RolloutCoordinator {
       // Never plan over a state nobody can read: re-planning from scratch could move hosts twice.
       // An abort still ends it, so the operator is never stuck.
       if (control?.rollout !== request.id || control.action !== 'abort') return { key: stateKey, reason: `rollout ${request.id} is held: its state is invalid (fix the key, or \`gantry rollout abort\`)` };
-      await this.write(leaderValue, component, request, abandoned(keys, project, request, `aborted by ${control.by}; its state at ${stateKey} was invalid`));
+      const writes = abandoned(keys, project, request, `aborted by ${control.by}; its state at ${stateKey} was invalid`);
+      await this.write(leaderValue, component, request.id, [...writes, ...this.historyTrim(mirror, component, keys.rolloutHistory(project, component, request.id))]);
       return undefined;
     }
     const registrations = new Map<string, HostRegistration>();
     const statuses = new Map<string, ComponentStatus>();
     const hostDesired = new Map<string, DesiredVersion>();
+    const hostDesiredRevisions = new Map<string, number>();
     const hosts = keys.hostsPrefix(project);
     for (const { ref, value } of mirror.records('registration', hosts)) registrations.set(ref.host, value);
     for (const { ref, value } of mirror.records('status', hosts)) if (ref.component === component) statuses.set(ref.host, value);
-    for (const { ref, value } of mirror.records('host-desired', hosts)) if (ref.component === component) hostDesired.set(ref.host, value);
+    for (const { key, ref, value } of mirror.records('host-desired', hosts)) {
+      if (ref.component !== component) continue;
+      hostDesired.set(ref.host, value);
+      hostDesiredRevisions.set(ref.host, mirror.modRevision(key));
+    }
     const step = planStep({
       keys,
       project,
@@ -177,12 +294,29 @@ export class RolloutCoordinator {
       registrations,
       statuses,
       hostDesired,
+      hostDesiredRevisions,
+      controlRevision: mirror.modRevision(controlKey),
+      stateRevision: mirror.modRevision(stateKey),
       fleetDesired: mirror.value(keys.fleetDesired(project, component), 'fleet-desired'),
       now: new Date(),
+      mono: this.clock(),
+      memory: this.memory.get(component),
       coordinator: this.opts.hostId,
     });
-    if (step.writes.length === 0) return undefined;
-    await this.write(leaderValue, component, request, step.writes);
+    if (step.writes.length === 0) {
+      this.memory.set(component, step.memory);
+      return undefined;
+    }
+    const writes = step.finished ? [...step.writes, ...this.historyTrim(mirror, component, keys.rolloutHistory(project, component, request.id))] : step.writes;
+    const revision = await this.write(leaderValue, component, request.id, writes);
+    // Kept only once written: a step not written is planned again, from the memory before it.
+    if (revision === undefined) return undefined;
+    if (step.finished) this.memory.delete(component);
+    else {
+      // The canary pause is dated by the revision that stored it: a resume counts if written after it.
+      if (step.state.pausedBy === 'canary') step.memory.canaryPausedRevision ??= revision;
+      this.memory.set(component, step.memory);
+    }
     log.info('rollout step', {
       component,
       rollout: request.id,
@@ -194,27 +328,41 @@ export class RolloutCoordinator {
     return undefined;
   }
 
-  /** Applies a step's writes in fenced chunks; a lost fence hands leadership back. */
-  private async write(leaderValue: string, component: string, request: RolloutRequest, writes: PlannedWrite[]): Promise<void> {
+  /**
+   * Applies a step's writes in fenced chunks, each also holding on `guards` and on every write's
+   * own `ifModRevision`; a lost fence hands leadership back. Resolves with the revision of the last
+   * chunk once every chunk committed, undefined when one did not (it is planned again).
+   */
+  private async write(leaderValue: string, component: string, what: string, writes: PlannedWrite[], guards: Guard[] = []): Promise<number | undefined> {
     const { etcd, keys, project, log } = this.opts;
     const mirror = this.mirror;
-    for (const chunk of chunksOf(writes, keys.rollout(project, component))) {
+    const electionKey = keys.coordinator(project);
+    let revision: number | undefined;
+    for (const chunk of chunksOf(writes, component ? keys.rollout(project, component) : '\u0000')) {
       const ops: FencedOp[] = chunk.map((w) => (w.value === undefined ? etcd.delete().key(w.key) : etcd.put(w.key).value(w.value)));
-      let committed: { succeeded: boolean; revision: number };
+      const compares = [...guards, ...chunk.filter((w) => w.ifModRevision !== undefined).map((w) => ({ key: w.key, modRevision: w.ifModRevision! }))];
+      let committed: { succeeded: boolean; revision: number; fenced: boolean };
       try {
-        committed = await fencedCommit(etcd, { electionKey: keys.coordinator(project), leaderValue }, ops);
+        if (compares.length === 0) committed = { ...(await fencedCommit(etcd, { electionKey, leaderValue }, ops)), fenced: false };
+        else committed = await guardedCommit(etcd, electionKey, leaderValue, compares, ops);
       } catch (err) {
-        log.warn('rollout step not written; retrying', { component, rollout: request.id, error: (err as Error).message });
-        return;
+        log.warn('rollout step not written; retrying', { component, rollout: what, error: (err as Error).message });
+        return undefined;
+      }
+      if (!committed.succeeded && (compares.length === 0 || committed.fenced)) {
+        log.warn('rollout step fenced off: no longer the coordinator', { component, rollout: what });
+        this.election.lostFence();
+        return undefined;
       }
       if (!committed.succeeded) {
-        log.warn('rollout step fenced off: no longer the coordinator', { component, rollout: request.id });
-        this.election.lostFence();
-        return;
+        log.info('write skipped: a key changed since read; planning again', { component, rollout: what });
+        return undefined;
       }
       // Our own view is current at once: the next pass must not plan from the state before this step.
       for (const w of chunk) mirror?.assume(w.key, w.value, committed.revision);
+      revision = committed.revision;
     }
+    return revision;
   }
 
   private reportProblems(problems: KeyProblem[]): void {
@@ -223,6 +371,23 @@ export class RolloutCoordinator {
     this.lastProblems = signature;
     this.opts.onProblems?.(problems);
   }
+}
+
+/**
+ * One fenced transaction that also holds on `compares`; when it fails, `fenced` says whether the
+ * election key no longer held our record (read in the same transaction), or only a compare failed.
+ */
+async function guardedCommit(etcd: Etcd3, electionKey: string, leaderValue: string, compares: Guard[], ops: FencedOp[]): Promise<{ succeeded: boolean; revision: number; fenced: boolean }> {
+  let txn = etcd.if(electionKey, 'Value', '==', leaderValue);
+  for (const c of compares) txn = txn.and(c.key, 'Mod', '==', c.modRevision);
+  const res = await txn
+    .then(...ops)
+    .else(etcd.get(electionKey))
+    .options(deadlineIn(5_000))
+    .commit();
+  if (res.succeeded) return { succeeded: true, revision: Number(res.header.revision), fenced: false };
+  const held = res.responses[0]?.response_range?.kvs[0]?.value?.toString('utf8');
+  return { succeeded: false, revision: Number(res.header.revision), fenced: held !== leaderValue };
 }
 
 /** The writes that end a rollout whose state cannot be read: history records it as given. */
@@ -238,4 +403,5 @@ function abandoned(keys: KeyLayout, project: string, request: RolloutRequest, me
 }
 
 export { Election, type ElectionOptions } from './election';
-export { planStep, type PlanInput, type PlanStep, type PlannedWrite, type RolloutHost } from './planner';
+export { historyOverflow, planCancel, planStep, type PlanInput, type PlanStep, type PlannedWrite, type RolloutHost, type RolloutMemory } from './planner';
+export { DEFAULT_GONE_HOST_RETENTION_MS, parseDurationMs } from './gone-hosts';

@@ -1,5 +1,5 @@
 import { KeyLayout, rolloutRequestSchema, type ComponentStatus, type DesiredVersion, type HostRegistration, type RolloutControl, type RolloutRequest, type RolloutState } from '@gantry/spec';
-import { planStep, type PlanInput, type PlanStep } from './planner';
+import { historyOverflow, observesHostKey, planCancel, planStep, type PlanInput, type PlanStep, type RolloutMemory } from './planner';
 
 const keys = new KeyLayout();
 const P = 'demo';
@@ -9,28 +9,65 @@ function request(policy: Record<string, unknown> = {}, toVersion = 'v2'): Rollou
   return rolloutRequestSchema.parse({ id: 'r1', component: 'web', toVersion, policy, createdBy: 'test', createdAt: new Date(T0).toISOString() });
 }
 
-/** A simulated fleet: hosts run what their host key (else the fleet key) says, when told. */
+/**
+ * A simulated fleet: hosts run what their host key (else the fleet key) says, when told, and report
+ * which value they acted on (observed). etcd is a map with revisions; each step is one transaction.
+ * `t` is both the wall clock and the coordinator's monotonic clock unless a test sets them apart.
+ */
 class World {
   registrations = new Map<string, HostRegistration>();
   statuses = new Map<string, ComponentStatus>();
   etcd = new Map<string, string>();
+  revisions = new Map<string, number>();
+  revision = 1;
   t = T0;
+  /** The coordinator's monotonic clock; follows `t` unless set. */
+  mono?: number;
   state?: RolloutState;
-  control?: RolloutControl;
+  memory?: RolloutMemory;
+  private _control?: RolloutControl;
 
   constructor(n: number, labels: (i: number) => Record<string, string> = () => ({})) {
     for (let i = 1; i <= n; i++) {
       const id = `h${i}`;
       this.registrations.set(id, { hostId: id, address: `127.0.1.${i}`, labels: labels(i), agentVersion: '1', startedAt: new Date(T0).toISOString() });
-      this.run(id, 'v1');
     }
-    this.etcd.set(keys.fleetDesired(P, 'web'), JSON.stringify({ version: 'v1' }));
+    this.put(keys.fleetDesired(P, 'web'), JSON.stringify({ version: 'v1' }));
+    for (const id of this.registrations.keys()) this.run(id, 'v1');
+  }
+  put(key: string, value: string | undefined) {
+    this.revision++;
+    if (value === undefined) {
+      this.etcd.delete(key);
+      this.revisions.delete(key);
+    } else {
+      this.etcd.set(key, value);
+      this.revisions.set(key, this.revision);
+    }
+  }
+  get control(): RolloutControl | undefined {
+    return this._control;
+  }
+  /** The operator writes a control (a new revision). */
+  set control(c: RolloutControl | undefined) {
+    this._control = c;
+    this.revision++;
+    this.revisions.set(keys.rolloutControl(P, 'web'), this.revision);
+  }
+  /** The generation host `id` acts on now: its host key, else the fleet's. */
+  observed(id: string): ComponentStatus['observed'] {
+    const hostKey = keys.hostDesired(P, id, 'web');
+    const key = this.etcd.has(hostKey) ? hostKey : keys.fleetDesired(P, 'web');
+    const value = this.etcd.get(key);
+    if (value === undefined) return undefined;
+    const parsed = JSON.parse(value) as DesiredVersion;
+    return { key, modRevision: this.revisions.get(key)!, ...(parsed.rollout && { rollout: parsed.rollout }) };
   }
   run(id: string, version: string, extra: Partial<ComponentStatus> = {}) {
-    this.statuses.set(id, { phase: 'running', version, containers: [], health: { state: 'healthy', failing: [], lastResults: [] }, updatedAt: new Date(this.t).toISOString(), ...extra });
+    this.statuses.set(id, { phase: 'running', version, containers: [], health: { state: 'healthy', failing: [], lastResults: [] }, observed: this.observed(id), updatedAt: new Date(this.t).toISOString(), ...extra });
   }
   fail(id: string, version: string) {
-    this.statuses.set(id, { phase: 'failed', version: 'v1', targetVersion: version, containers: [], lastError: { reason: 'not ready in time', at: new Date(this.t).toISOString() }, updatedAt: new Date(this.t).toISOString() });
+    this.statuses.set(id, { phase: 'failed', version: 'v1', targetVersion: version, containers: [], lastError: { reason: 'not ready in time', at: new Date(this.t).toISOString() }, observed: this.observed(id), updatedAt: new Date(this.t).toISOString() });
   }
   hostKey(id: string): DesiredVersion | undefined {
     const v = this.etcd.get(keys.hostDesired(P, id, 'web'));
@@ -38,23 +75,63 @@ class World {
   }
   input(req: RolloutRequest): PlanInput {
     const hostDesired = new Map<string, DesiredVersion>();
-    for (const id of this.registrations.keys()) if (this.hostKey(id)) hostDesired.set(id, this.hostKey(id)!);
+    const hostDesiredRevisions = new Map<string, number>();
+    for (const id of this.registrations.keys()) {
+      if (!this.hostKey(id)) continue;
+      hostDesired.set(id, this.hostKey(id)!);
+      hostDesiredRevisions.set(id, this.revisions.get(keys.hostDesired(P, id, 'web'))!);
+    }
     const fleet = this.etcd.get(keys.fleetDesired(P, 'web'));
-    return { keys, project: P, request: req, state: this.state, control: this.control, registrations: this.registrations, statuses: this.statuses, hostDesired, fleetDesired: fleet ? JSON.parse(fleet) : undefined, now: new Date(this.t), coordinator: 'h1' };
+    return {
+      keys,
+      project: P,
+      request: req,
+      state: this.state,
+      control: this.control,
+      controlRevision: this.revisions.get(keys.rolloutControl(P, 'web')),
+      stateRevision: this.revisions.get(keys.rolloutState(P, 'web')),
+      registrations: this.registrations,
+      statuses: this.statuses,
+      hostDesired,
+      hostDesiredRevisions,
+      fleetDesired: fleet ? JSON.parse(fleet) : undefined,
+      now: new Date(this.t),
+      mono: this.mono ?? this.t,
+      memory: this.memory,
+      coordinator: 'h1',
+    };
   }
+  /** One coordinator step: its writes in one transaction, its memory kept (as the coordinator does). */
   step(req: RolloutRequest): PlanStep {
     const out = planStep(this.input(req));
-    for (const w of out.writes) (w.value === undefined ? this.etcd.delete(w.key) : this.etcd.set(w.key, w.value));
+    this.memory = out.memory;
+    if (out.writes.length === 0) return out;
+    this.revision++;
+    for (const w of out.writes) {
+      if (w.value === undefined) {
+        this.etcd.delete(w.key);
+        this.revisions.delete(w.key);
+      } else {
+        this.etcd.set(w.key, w.value);
+        this.revisions.set(w.key, this.revision);
+      }
+    }
+    if (out.state.pausedBy === 'canary') this.memory.canaryPausedRevision ??= this.revision;
     const stored = this.etcd.get(keys.rolloutState(P, 'web'));
     this.state = stored === undefined ? undefined : JSON.parse(stored);
     return out;
+  }
+  /** A new coordinator takes over: it knows only what etcd holds. */
+  failover() {
+    this.memory = undefined;
   }
   /** Every host whose host key says a version it does not run yet now runs it. */
   converge(except: string[] = []) {
     for (const id of this.registrations.keys()) {
       const want = this.hostKey(id)?.version;
       const s = this.statuses.get(id);
-      if (want && !except.includes(id) && (s?.version !== want || s.phase !== 'running')) this.run(id, want);
+      const seen = JSON.stringify(s?.observed) === JSON.stringify(this.observed(id));
+      if (want && !except.includes(id) && (s?.version !== want || s.phase !== 'running' || !seen)) this.run(id, want);
     }
   }
   updating(): string[] {
@@ -281,5 +358,262 @@ describe('rollout planner', () => {
     const out = w.step(request({ hosts: { ids: ['nope'] } }));
     expect(out.finished).toBe(true);
     expect(w.history().state.message).toMatch(/no registered host/);
+  });
+
+  it('counts a host done or failed only from a status that observed the host key this rollout wrote', () => {
+    const w = new World(2);
+    // h1 already serves v2 (from an earlier pin), and h2 reports a failure of v2 from an earlier rollout.
+    w.put(keys.hostDesired(P, 'h1', 'web'), JSON.stringify({ version: 'v2', rollout: 'r0' }));
+    w.run('h1', 'v2');
+    w.put(keys.hostDesired(P, 'h2', 'web'), JSON.stringify({ version: 'v2', rollout: 'r0' }));
+    w.fail('h2', 'v2');
+    const req = request({ batch: { count: 2 } });
+    w.step(req);
+    expect(w.updating()).toEqual(['h1', 'h2']);
+    // The statuses predate the rollout's keys: neither done nor failed.
+    w.t += 5_000;
+    expect(w.step(req).writes).toEqual([]);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['updating', 'updating']);
+    // h1's agent acts on the new key (same version: only its observed generation changes); h2's too.
+    w.run('h1', 'v2');
+    w.run('h2', 'v2');
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'done']);
+  });
+
+  it('a rolling-back host counts as back only once its status observed the rollback value of its key', () => {
+    const w = new World(2);
+    const req = request({ autoRollback: true }, 'broken');
+    w.step(req);
+    // h1 never left v1 (still pulling when the rollback came): its status is of the forward key.
+    w.statuses.set('h1', { ...w.statuses.get('h1')!, observed: w.observed('h1') });
+    w.control = { rollout: 'r1', action: 'rollback', by: 'op', at: new Date(w.t).toISOString() };
+    w.step(req);
+    expect(w.state!.state).toBe('rolling-back');
+    expect(w.state!.hosts[0].result).toBe('rolling-back');
+    // Running v1, but of the forward key (rollout r1, older revision): not back yet.
+    w.statuses.set('h1', { ...w.statuses.get('h1')!, observed: { key: keys.hostDesired(P, 'h1', 'web'), modRevision: 1, rollout: 'r1' } });
+    expect(w.step(req).writes).toEqual([]);
+    w.converge();
+    const out = w.step(req);
+    expect(out.finished).toBe(true);
+    expect(w.history().state).toMatchObject({ state: 'rolled-back', hosts: [{ result: 'rolled-back' }, { result: 'pending' }] });
+  });
+
+  it("measures minReady and the progress deadline on the coordinator's clock, whatever the wall clock says", () => {
+    const w = new World(1);
+    w.mono = 0;
+    const req = request({ minReadySeconds: 10, progressDeadlineSeconds: 60 });
+    w.step(req);
+    w.converge();
+    w.step(req);
+    expect(w.state!.hosts[0].result).toBe('ready');
+    // The wall clock jumps an hour ahead (NTP, a VM resumed): 1 s passed on the coordinator's clock.
+    w.t += 3_600_000;
+    w.mono = 1_000;
+    w.step(req);
+    expect(w.state!.hosts[0].result).toBe('ready');
+    // …and back a day: still measured on the monotonic clock.
+    w.t -= 86_400_000;
+    w.mono = 9_999;
+    w.step(req);
+    expect(w.state!.hosts[0].result).toBe('ready');
+    w.mono = 10_000;
+    w.step(req);
+    expect(w.state!.hosts[0].result).toBe('done');
+
+    const d = new World(1);
+    d.mono = 0;
+    const slow = request({ progressDeadlineSeconds: 60 });
+    d.step(slow);
+    d.t += 3_600_000; // wall clock far past the deadline: nothing
+    d.mono = 60_000;
+    d.step(slow);
+    expect(d.state!.hosts[0].result).toBe('updating');
+    d.mono = 60_001;
+    expect(d.step(slow).finished).toBe(true);
+    expect(d.history().state.hosts[0]).toMatchObject({ result: 'failed', error: 'not done within 60 s' });
+  });
+
+  it('a new coordinator restarts the clocks of the hosts in flight: the wait gets longer, never shorter', () => {
+    const w = new World(2);
+    w.mono = 0;
+    const req = request({ minReadySeconds: 10, progressDeadlineSeconds: 30, batch: { count: 2 } });
+    w.step(req);
+    w.mono = 21_000;
+    w.converge(['h2']);
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['ready', 'updating']);
+    // 8 s into h1's minReady and 29 s into h2's deadline, the coordinator dies; its successor's clock reads 500.
+    w.mono = 29_000;
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['ready', 'updating']);
+    w.failover();
+    w.mono = 500;
+    w.step(req);
+    w.mono = 500 + 9_999;
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['ready', 'updating']);
+    w.mono = 500 + 10_000;
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'updating']);
+    w.mono = 500 + 30_001;
+    expect(w.step(req).finished).toBe(true);
+    expect(w.history().state.hosts[1]).toMatchObject({ result: 'failed', error: 'not done within 30 s' });
+  });
+
+  it('a canary resume counts when written after the pause, by etcd order, whatever its `at` says', () => {
+    const w = new World(3);
+    const req = request({ canary: 1 });
+    // A resume written before the pause, stamped 10 minutes in the future: does not count.
+    w.control = { rollout: 'r1', action: 'resume', by: 'op', at: new Date(w.t + 600_000).toISOString() };
+    w.step(req);
+    w.converge();
+    w.step(req);
+    expect(w.state).toMatchObject({ state: 'paused', pausedBy: 'canary' });
+    w.t += 1_000;
+    expect(w.step(req).writes).toEqual([]);
+    // A resume written after it, stamped 10 minutes in the past: counts.
+    w.control = { rollout: 'r1', action: 'resume', by: 'op', at: new Date(w.t - 600_000).toISOString() };
+    w.step(req);
+    expect(w.state!.state).toBe('running');
+    expect(w.updating()).toEqual(['h2']);
+  });
+
+  it('after a failover, a resume written after the paused state was stored still counts; one from before does not', () => {
+    const w = new World(3);
+    const req = request({ canary: 1 });
+    w.control = { rollout: 'r1', action: 'resume', by: 'op', at: new Date(w.t).toISOString() };
+    w.step(req);
+    w.converge();
+    w.step(req);
+    expect(w.state!.pausedBy).toBe('canary');
+    w.failover();
+    expect(w.step(req).writes).toEqual([]);
+    w.failover();
+    w.control = { rollout: 'r1', action: 'resume', by: 'op', at: new Date(w.t).toISOString() };
+    w.step(req);
+    expect(w.state!.state).toBe('running');
+  });
+
+  it('a rollback that does not finish within the progress deadline ends the rollout failed, saying so', () => {
+    const w = new World(3);
+    w.mono = 0;
+    const req = request({ batch: { count: 2 }, autoRollback: true, progressDeadlineSeconds: 20 }, 'broken');
+    w.step(req);
+    w.fail('h1', 'broken');
+    w.mono = 5_000;
+    w.step(req);
+    expect(w.state!.state).toBe('rolling-back');
+    // h2 comes back; h1 never does. The deadline runs from when the rollback started.
+    w.converge(['h1']);
+    w.mono = 25_000;
+    w.step(req);
+    expect(w.state!.state).toBe('rolling-back');
+    expect(w.state!.hosts.map((h) => h.result).slice(0, 2)).toEqual(['rolling-back', 'rolled-back']);
+    w.mono = 25_001;
+    const out = w.step(req);
+    expect(out.finished).toBe(true);
+    const h = w.history().state;
+    expect(h.state).toBe('failed');
+    expect(h.hosts[0]).toMatchObject({ result: 'failed', error: 'rollback not done within 20 s' });
+    expect(h.message).toMatch(/the rollback did not finish \(h1: rollback not done within 20 s\)/);
+  });
+
+  it('abort ends the rollout in every state not final: before its first step, paused, rolling back', () => {
+    // Before the first step: nothing is moved.
+    const a = new World(2);
+    a.control = { rollout: 'r1', action: 'abort', by: 'op', at: new Date(a.t).toISOString() };
+    expect(a.step(request()).finished).toBe(true);
+    expect(a.history().state).toMatchObject({ state: 'aborted', message: 'aborted by op', hosts: [{ result: 'pending' }, { result: 'pending' }] });
+    expect(a.hostKey('h1')).toBeUndefined();
+
+    // Paused after the canary.
+    const b = new World(3);
+    const canary = request({ canary: 1 });
+    b.step(canary);
+    b.converge();
+    b.step(canary);
+    expect(b.state!.state).toBe('paused');
+    b.control = { rollout: 'r1', action: 'abort', by: 'op', at: new Date(b.t).toISOString() };
+    expect(b.step(canary).finished).toBe(true);
+    expect(b.history().state.state).toBe('aborted');
+    expect(b.hostKey('h1')?.version).toBe('v2');
+
+    // Rolling back: the hosts stay where they are (h1's rollback key stays written).
+    const c = new World(2);
+    const broken = request({ autoRollback: true }, 'broken');
+    c.step(broken);
+    c.fail('h1', 'broken');
+    c.step(broken);
+    expect(c.state!.state).toBe('rolling-back');
+    c.control = { rollout: 'r1', action: 'abort', by: 'op', at: new Date(c.t).toISOString() };
+    const out = c.step(broken);
+    expect(out.finished).toBe(true);
+    expect(c.history().state).toMatchObject({ state: 'aborted', message: expect.stringMatching(/^aborted by op during the rollback/) });
+    expect(out.writes.filter((x) => x.key.includes('/hosts/'))).toEqual([]);
+    expect(c.hostKey('h1')?.version).toBe('v1');
+
+    // Pause and resume mean nothing while rolling back.
+    const d = new World(2);
+    d.step(broken);
+    d.fail('h1', 'broken');
+    d.step(broken);
+    d.control = { rollout: 'r1', action: 'pause', by: 'op', at: new Date(d.t).toISOString() };
+    expect(d.step(broken).writes).toEqual([]);
+  });
+
+  it('a cancelled rollout (request deleted) unpins only the hosts it pinned, guarded, and is recorded as cancelled', () => {
+    const w = new World(3);
+    const req = request({ batch: { count: 2 } });
+    w.step(req);
+    w.put(keys.hostDesired(P, 'h3', 'web'), JSON.stringify({ version: 'v0', setBy: 'ann' }));
+    const hostDesired = new Map<string, { value: DesiredVersion; modRevision: number }>();
+    for (const id of ['h1', 'h2', 'h3']) hostDesired.set(id, { value: w.hostKey(id)!, modRevision: w.revisions.get(keys.hostDesired(P, id, 'web'))! });
+    const base = { keys, project: P, component: 'web', state: w.state!, stateRevision: 42, hostDesired, fleetDesired: { version: 'v1', state: 'running' as const }, now: new Date(T0 + 5_000), coordinator: 'h2' };
+    const plan = planCancel({ ...base, lastRequest: req });
+    expect(plan.unpinned).toEqual(['h1', 'h2']);
+    expect(plan.guards).toEqual([
+      { key: keys.rolloutRequest(P, 'web'), modRevision: 0 },
+      { key: keys.rolloutState(P, 'web'), modRevision: 42 },
+    ]);
+    expect(plan.writes).toEqual(
+      expect.arrayContaining([
+        { key: keys.hostDesired(P, 'h1', 'web'), ifModRevision: hostDesired.get('h1')!.modRevision },
+        { key: keys.hostDesired(P, 'h2', 'web'), ifModRevision: hostDesired.get('h2')!.modRevision },
+        { key: keys.rolloutState(P, 'web') },
+        { key: keys.rolloutControl(P, 'web') },
+      ]),
+    );
+    expect(plan.writes.some((x) => x.key === keys.hostDesired(P, 'h3', 'web'))).toBe(false);
+    expect(plan.entry).toMatchObject({ request: { id: 'r1', createdBy: 'test' }, state: { state: 'cancelled', coordinator: 'h2', message: expect.stringContaining("(h1, h2): those hosts follow the fleet's version v1 again") } });
+    expect(plan.writes.find((x) => x.key === keys.rolloutHistory(P, 'web', 'r1'))?.value).toBe(JSON.stringify(plan.entry));
+    // Without the request (a new coordinator never saw it): rebuilt from the state.
+    const blind = planCancel(base);
+    expect(blind.entry?.request).toMatchObject({ id: 'r1', component: 'web', toVersion: 'v2', createdBy: expect.stringMatching(/^unknown/) });
+    // A leftover state of a rollout already over (or already in history) is only cleared: no pin touched, history kept.
+    for (const leftover of [planCancel({ ...base, recorded: true }), planCancel({ ...base, state: { ...w.state!, state: 'aborted' } })]) {
+      expect(leftover).toEqual({ guards: plan.guards, writes: [{ key: keys.rolloutControl(P, 'web') }, { key: keys.rolloutState(P, 'web') }], unpinned: [] });
+    }
+  });
+
+  it('history keeps the newest entries by etcd revision', () => {
+    const entries = [5, 3, 9, 1, 7].map((modRevision) => ({ key: `k${modRevision}`, modRevision }));
+    expect(historyOverflow(entries, 3, 'new')).toEqual(['k5', 'k3', 'k1']);
+    expect(historyOverflow(entries, 50, 'new')).toEqual([]);
+    expect(historyOverflow([...entries, { key: 'new', modRevision: 10 }], 1, 'new')).toEqual(['k9', 'k7', 'k5', 'k3', 'k1']);
+  });
+
+  it('a status observes the host key of a rollout only with its id, its key, and its revision or a later one', () => {
+    const key = keys.hostDesired(P, 'h1', 'web');
+    const status = (observed: ComponentStatus['observed']): ComponentStatus => ({ phase: 'running', version: 'v2', containers: [], observed, updatedAt: new Date(T0).toISOString() });
+    expect(observesHostKey(status({ key, modRevision: 7, rollout: 'r1' }), 'r1', key, 7)).toBe(true);
+    expect(observesHostKey(status({ key, modRevision: 9, rollout: 'r1' }), 'r1', key, 7)).toBe(true);
+    expect(observesHostKey(status({ key, modRevision: 6, rollout: 'r1' }), 'r1', key, 7)).toBe(false);
+    expect(observesHostKey(status({ key, modRevision: 7, rollout: 'r0' }), 'r1', key, 7)).toBe(false);
+    expect(observesHostKey(status({ key: keys.fleetDesired(P, 'web'), modRevision: 7, rollout: 'r1' }), 'r1', key, 7)).toBe(false);
+    expect(observesHostKey(status(undefined), 'r1', key, 7)).toBe(false);
+    // An agent that cannot tell revisions (0): the rollout id and key decide.
+    expect(observesHostKey(status({ key, modRevision: 0, rollout: 'r1' }), 'r1', key, 7)).toBe(true);
   });
 });

@@ -1,5 +1,8 @@
 import {
   batchCount,
+  isFinalRolloutState,
+  rolloutPolicySchema,
+  rolloutRequestSchema,
   selectsHost,
   type ComponentStatus,
   type DesiredVersion,
@@ -17,6 +20,8 @@ export type RolloutHost = RolloutState['hosts'][number];
 export interface PlannedWrite {
   key: string;
   value?: string;
+  /** Only if the key still has this mod revision (0: absent); otherwise the transaction writes nothing. */
+  ifModRevision?: number;
 }
 
 export interface PlanInput {
@@ -35,9 +40,36 @@ export interface PlanInput {
   hostDesired: Map<string, DesiredVersion>;
   /** This component's fleet-desired value. */
   fleetDesired?: DesiredVersion;
+  /** This component's host-desired keys' mod revisions by host id: a status counts only once it observed the current one. */
+  hostDesiredRevisions?: Map<string, number>;
+  /** The mod revision of the stored control key (0 or undefined: none). */
+  controlRevision?: number;
+  /** The mod revision of the stored state key. */
+  stateRevision?: number;
+  /** Wall-clock time: written into the state for display only, never compared. */
   now: Date;
+  /**
+   * The coordinator's monotonic clock (ms, e.g. `performance.now()`): every wait (minReady, the
+   * progress deadlines) is measured on it, from when this coordinator saw each host start.
+   */
+  mono: number;
+  /** What this coordinator saw of this rollout (in memory): none after a failover, and then every wait restarts. */
+  memory?: RolloutMemory;
   /** Who plans (written into the state). */
   coordinator?: string;
+}
+
+/**
+ * What a coordinator keeps in memory of a rollout: when, on its own monotonic clock, it saw each
+ * host start updating, become ready and start rolling back, and the revision of the canary pause.
+ * Never stored: a new coordinator starts without it and restarts the clocks of the hosts in flight
+ * from when it first sees them (a longer wait, never a shorter one).
+ */
+export interface RolloutMemory {
+  rollout: string;
+  hosts: Record<string, { since?: number; readySince?: number; rollbackSince?: number }>;
+  /** The etcd revision of the write that paused the rollout after its canary batch. */
+  canaryPausedRevision?: number;
 }
 
 export interface PlanStep {
@@ -46,9 +78,9 @@ export interface PlanStep {
   writes: PlannedWrite[];
   /** The rollout is over: the writes move it to history. */
   finished: boolean;
+  /** The memory to keep once the writes are applied (the coordinator fills in `canaryPausedRevision`). */
+  memory: RolloutMemory;
 }
-
-const ms = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
 
 /** A host may count as ready: it serves the target version, running and not unhealthy. */
 function runsReady(status: ComponentStatus | undefined, version: string): boolean {
@@ -58,9 +90,23 @@ function runsReady(status: ComponentStatus | undefined, version: string): boolea
 /** The host's agent gave up on the target version. */
 function failure(status: ComponentStatus | undefined, version: string): string | undefined {
   if (!status || status.targetVersion !== version) return undefined;
+  // Only the agent giving up fails a host. A lastError alone can be a problem with some key (an
+  // invalid config the agent works around with the last good one) or a step it retries itself.
   if (status.phase === 'failed') return status.lastError?.reason ?? `update to ${version} failed`;
-  if (status.lastError) return status.lastError.reason;
   return undefined;
+}
+
+/**
+ * Whether a status is about the host key a rollout wrote, at its current value (the status's
+ * observed generation): the host's agent acted on it. Anything else — a status from before the
+ * key was written, from an earlier rollout, or of the previous value of the key (before a
+ * rollback) — says nothing about this rollout, and is never counted as done or failed.
+ */
+export function observesHostKey(status: ComponentStatus | undefined, rollout: string, key: string, revision: number | undefined): boolean {
+  const o = status?.observed;
+  if (!o || o.rollout !== rollout || o.key !== key) return false;
+  // 0: the agent could not tell the revision (its records did not carry one); the rollout id must do.
+  return revision === undefined || o.modRevision === 0 || o.modRevision >= revision;
 }
 
 /** The state without its timestamp of writing, to tell whether anything changed. */
@@ -72,7 +118,7 @@ const signature = (s: RolloutState | undefined): string => (s === undefined ? ''
  * applies `writes` atomically (with the state) or not at all.
  */
 export function planStep(input: PlanInput): PlanStep {
-  const { keys, project, request, now } = input;
+  const { keys, project, request, now, mono } = input;
   const component = request.component;
   const at = now.toISOString();
   const policy = request.policy;
@@ -80,6 +126,10 @@ export function planStep(input: PlanInput): PlanStep {
   const writes: PlannedWrite[] = [];
   const control = input.control?.rollout === request.id ? input.control : undefined;
   const hostKey = (id: string) => keys.hostDesired(project, id, component);
+  const memory: RolloutMemory = input.memory?.rollout === request.id ? structuredClone(input.memory) : { rollout: request.id, hosts: {} };
+  const clock = (id: string) => (memory.hosts[id] ??= {});
+  const observes = (id: string) => observesHostKey(input.statuses.get(id), request.id, hostKey(id), input.hostDesiredRevisions?.get(id));
+  const deadlineMs = policy.progressDeadlineSeconds * 1000;
   const desired = (version: string): string => JSON.stringify({ version, state: 'running', setBy: `rollout ${request.id}`, setAt: at, rollout: request.id } satisfies DesiredVersion);
 
   let state: RolloutState;
@@ -100,7 +150,7 @@ export function planStep(input: PlanInput): PlanStep {
       return { id, batch, ...(fromVersion !== undefined && { fromVersion }), result: 'pending' };
     });
     const batches = (canary > 0 ? 1 : 0) + Math.ceil(rest / size);
-    state = { rollout: request.id, state: 'running', hosts, batches, currentBatch: 0, startedAt: at, updatedAt: at };
+    state = { rollout: request.id, state: 'running', toVersion: to, hosts, batches, currentBatch: 0, startedAt: at, updatedAt: at };
     if (selected.length === 0) {
       state.state = 'failed';
       state.message = 'no registered host matches the selector';
@@ -108,6 +158,8 @@ export function planStep(input: PlanInput): PlanStep {
   }
   const before = input.state?.rollout === request.id ? signature(input.state) : '';
 
+  /** Hosts whose key this step rewrites: no status can have observed the new value yet. */
+  const rewritten = new Set<string>();
   const startRollback = (why: string) => {
     state.state = 'rolling-back';
     state.pausedBy = undefined;
@@ -116,7 +168,10 @@ export function planStep(input: PlanInput): PlanStep {
       if (!['updating', 'ready', 'done', 'failed'].includes(h.result)) continue;
       if (h.fromVersion !== undefined) {
         writes.push({ key: hostKey(h.id), value: desired(h.fromVersion) });
+        rewritten.add(h.id);
         h.result = 'rolling-back';
+        h.rollbackStartedAt = at;
+        clock(h.id).rollbackSince = mono;
       } else {
         writes.push({ key: hostKey(h.id) });
         h.result = 'rolled-back';
@@ -125,67 +180,84 @@ export function planStep(input: PlanInput): PlanStep {
     }
   };
 
-  // The operator's instruction.
+  // The operator's instruction. Abort ends any rollout not over yet (hosts stay where they are);
+  // the others apply only where they mean something (the CLI refuses them elsewhere).
   const active = state.state === 'running' || state.state === 'paused';
-  if (control && active) {
-    if (control.action === 'abort') {
-      state.state = 'aborted';
-      state.pausedBy = undefined;
-      state.message = `aborted by ${control.by}`;
-    } else if (control.action === 'rollback') {
+  if (control?.action === 'abort' && (active || state.state === 'rolling-back')) {
+    state.message = `aborted by ${control.by}${state.state === 'rolling-back' ? ` during the rollback (${state.message ?? 'rolling back'})` : ''}`;
+    state.state = 'aborted';
+    state.pausedBy = undefined;
+  } else if (control && active) {
+    if (control.action === 'rollback') {
       startRollback(`rollback asked by ${control.by}`);
     } else if (control.action === 'pause' && state.state === 'running') {
       state.state = 'paused';
       state.pausedBy = 'operator';
     } else if (control.action === 'resume' && state.state === 'paused') {
-      if (state.pausedBy === 'operator') {
+      // After the canary batch, only a resume written after the pause releases it: etcd's order
+      // (revisions), never a timestamp. Without memory of the pause (a new coordinator), the
+      // state's own revision stands in for it: a resume written before that waits for another.
+      const pausedAt = memory.canaryPausedRevision ?? input.stateRevision ?? Number.POSITIVE_INFINITY;
+      if (state.pausedBy === 'operator' || (input.controlRevision ?? 0) > pausedAt) {
         state.state = 'running';
         state.pausedBy = undefined;
-      } else {
-        // Only a resume given after the canary batch finished releases it.
-        const canaryDone = Math.max(...state.hosts.filter((h) => h.batch === 0).map((h) => ms(h.finishedAt)));
-        if (!(ms(control.at) < canaryDone)) {
-          state.state = 'running';
-          state.pausedBy = undefined;
-        }
       }
     }
   }
 
-  // What the hosts report.
+  // What the hosts report, from statuses that observed the host key this rollout wrote; every wait
+  // on this coordinator's clock.
   for (const h of state.hosts) {
     const status = input.statuses.get(h.id);
+    const c = clock(h.id);
     if (h.result === 'updating' || h.result === 'ready') {
-      const failed = failure(status, to);
+      c.since ??= mono;
+      const observed = observes(h.id);
+      const failed = observed ? failure(status, to) : undefined;
       if (failed !== undefined) {
         h.result = 'failed';
         h.error = failed;
         h.finishedAt = at;
         continue;
       }
-      if (runsReady(status, to)) {
+      if (observed && runsReady(status, to)) {
         if (h.result === 'updating') {
           h.result = 'ready';
           h.readySince = at;
+          c.readySince = mono;
         }
-        if (now.getTime() - ms(h.readySince) >= policy.minReadySeconds * 1000) {
+        c.readySince ??= mono;
+        if (mono - c.readySince >= policy.minReadySeconds * 1000) {
           h.result = 'done';
           h.finishedAt = at;
+          delete memory.hosts[h.id];
           continue;
         }
       } else if (h.result === 'ready') {
         h.result = 'updating';
         h.readySince = undefined;
+        c.readySince = undefined;
       }
-      if (now.getTime() - ms(h.startedAt) > policy.progressDeadlineSeconds * 1000) {
+      if (mono - c.since > deadlineMs) {
+        const pin = input.hostDesired.get(h.id);
+        const foreign = pin?.rollout !== request.id ? ` (its host key ${pin ? `now says ${pin.version}, set by ${pin.setBy ?? 'someone else'}` : 'was deleted'})` : '';
         h.result = 'failed';
-        h.error = `not done within ${policy.progressDeadlineSeconds} s`;
+        h.error = `not done within ${policy.progressDeadlineSeconds} s${foreign}`;
         h.finishedAt = at;
       }
     } else if (h.result === 'rolling-back') {
-      if (status?.phase === 'running' && status.version === h.fromVersion) {
+      c.rollbackSince ??= mono;
+      const observed = !rewritten.has(h.id) && observes(h.id);
+      const failed = observed ? failure(status, h.fromVersion ?? '') : undefined;
+      if (observed && status?.phase === 'running' && status.version === h.fromVersion) {
         h.result = 'rolled-back';
         h.finishedAt = at;
+        delete memory.hosts[h.id];
+      } else if (failed !== undefined || mono - c.rollbackSince > deadlineMs) {
+        h.result = 'failed';
+        h.error = failed !== undefined ? `rollback to ${h.fromVersion} failed: ${failed}` : `rollback not done within ${policy.progressDeadlineSeconds} s`;
+        h.finishedAt = at;
+        delete memory.hosts[h.id];
       }
     }
   }
@@ -232,18 +304,27 @@ export function planStep(input: PlanInput): PlanStep {
         writes.push({ key: hostKey(h.id), value: desired(to) });
         h.result = 'updating';
         h.startedAt = at;
+        memory.hosts[h.id] = { since: mono };
       }
     }
   }
   if (state.state === 'rolling-back' && state.hosts.every((h) => h.result !== 'rolling-back')) {
-    state.state = 'rolled-back';
-    state.message = `${state.message ?? 'rolled back'}; every moved host is back`;
+    // A host that did not come back in time (or whose rollback failed) ends it as failed: said, never stuck.
+    const stuck = state.hosts.filter((h) => h.result === 'failed').map((h) => `${h.id}: ${h.error ?? 'failed'}`);
+    if (stuck.length) {
+      state.state = 'failed';
+      state.message = `${state.message ?? 'rolling back'}; the rollback did not finish (${stuck.join('; ')})`;
+    } else {
+      state.state = 'rolled-back';
+      state.message = `${state.message ?? 'rolled back'}; every moved host is back`;
+    }
   }
+  if (state.state === 'paused' && state.pausedBy === 'canary' && input.state?.pausedBy !== 'canary') memory.canaryPausedRevision = undefined;
 
-  const finished = ['succeeded', 'failed', 'rolled-back', 'aborted'].includes(state.state);
+  const finished = isFinalRolloutState(state.state);
   if (finished) state.finishedAt ??= at;
   state.coordinator = input.coordinator ?? state.coordinator;
-  if (writes.length === 0 && signature(state) === before) return { state: input.state!, writes: [], finished: false };
+  if (writes.length === 0 && signature(state) === before) return { state: input.state!, writes: [], finished: false, memory };
   state.updatedAt = at;
   if (finished) {
     const entry: RolloutHistoryEntry = { request, state };
@@ -254,5 +335,106 @@ export function planStep(input: PlanInput): PlanStep {
   } else {
     writes.push({ key: keys.rolloutState(project, component), value: JSON.stringify(state) });
   }
-  return { state, writes, finished };
+  return { state, writes, finished, memory };
+}
+
+export interface CancelInput {
+  keys: KeyLayout;
+  project: string;
+  component: string;
+  /** The state left behind: its rollout's request is gone. */
+  state: RolloutState;
+  stateRevision: number;
+  /** The request as this coordinator last saw it, if it did (none after a failover). */
+  lastRequest?: RolloutRequest;
+  /** This component's host-desired values and their mod revisions, by host id. */
+  hostDesired: Map<string, { value: DesiredVersion; modRevision: number }>;
+  fleetDesired?: DesiredVersion;
+  /** History already holds this rollout (the state is a leftover of a finished one). */
+  recorded?: boolean;
+  now: Date;
+  coordinator?: string;
+}
+
+export interface CancelPlan {
+  /** The history entry (none when the state's rollout id cannot name a history key). */
+  entry?: RolloutHistoryEntry;
+  /** What every transaction of the cancel holds on: the request still absent, the state unchanged. */
+  guards: Array<{ key: string; modRevision: number }>;
+  /** Deletes of the pins (each only if unchanged), the state and the control; the history entry. */
+  writes: PlannedWrite[];
+  /** Hosts whose pin of this rollout is deleted: they follow the fleet's version again. */
+  unpinned: string[];
+}
+
+/**
+ * A rollout whose request was deleted by hand (its state is there, its request is not) is
+ * cancelled: as if it had not been asked for. The host keys it wrote (value's `rollout` is its id)
+ * are deleted, so those hosts follow the fleet's version again (or, without one, stay as they are);
+ * host keys written by anyone else are left alone. Its state and control go, and history records it
+ * as `cancelled`. Every write holds only while the request is still absent, the state unchanged and
+ * each pin unchanged since read: a rollout finishing or a deploy at the same moment wins.
+ */
+export function planCancel(input: CancelInput): CancelPlan {
+  const { keys, project, component, now } = input;
+  const at = now.toISOString();
+  const id = input.state.rollout;
+  const guards = [
+    { key: keys.rolloutRequest(project, component), modRevision: 0 },
+    { key: keys.rolloutState(project, component), modRevision: input.stateRevision },
+  ];
+  if (input.recorded || isFinalRolloutState(input.state.state)) {
+    // A leftover of a rollout that is over (other tooling, a crash of an older version): it is not cancelled, only cleared.
+    return { guards, writes: [{ key: keys.rolloutControl(project, component) }, { key: keys.rolloutState(project, component) }], unpinned: [] };
+  }
+  const unpinned = [...input.hostDesired]
+    .filter(([, pin]) => pin.value.rollout === id)
+    .map(([host]) => host)
+    .sort();
+  const fleet = input.fleetDesired?.version;
+  const where = unpinned.length
+    ? `its host keys were deleted (${unpinned.join(', ')}): ${fleet ? `those hosts follow the fleet's version ${fleet} again` : 'no fleet version is set, so those hosts keep what they run'}`
+    : 'it had written no host key';
+  const state: RolloutState = {
+    ...structuredClone(input.state),
+    state: 'cancelled',
+    pausedBy: undefined,
+    message: `cancelled: its request was deleted; ${where}`,
+    finishedAt: at,
+    updatedAt: at,
+    coordinator: input.coordinator ?? input.state.coordinator,
+  };
+  const writes: PlannedWrite[] = unpinned.map((host) => ({ key: keys.hostDesired(project, host, component), ifModRevision: input.hostDesired.get(host)!.modRevision }));
+  writes.push({ key: keys.rolloutControl(project, component) }, { key: keys.rolloutState(project, component) });
+  let entry: RolloutHistoryEntry | undefined;
+  const request =
+    input.lastRequest?.id === id
+      ? input.lastRequest
+      : rolloutRequestSchema.safeParse({
+          id,
+          component,
+          toVersion: input.state.toVersion ?? [...input.hostDesired.values()].find((p) => p.value.rollout === id)?.value.version ?? 'unknown',
+          policy: rolloutPolicySchema.parse({}),
+          createdBy: 'unknown (the request was deleted before this coordinator read it)',
+          createdAt: input.state.startedAt ?? at,
+        }).data;
+  if (request) {
+    try {
+      const key = keys.rolloutHistory(project, component, id);
+      entry = { request, state };
+      writes.push({ key, value: JSON.stringify(entry) });
+    } catch {
+      entry = undefined; // an id no history key can hold: cleaned up, not recorded
+    }
+  }
+  return { entry, guards, writes, unpinned };
+}
+
+/**
+ * The history entries to delete so that, with `keep` written, at most `limit` remain: the oldest
+ * by mod revision (etcd's own order of writes, not a timestamp from some host).
+ */
+export function historyOverflow(entries: Iterable<{ key: string; modRevision: number }>, limit: number, keep: string): string[] {
+  const others = [...entries].filter((e) => e.key !== keep).sort((a, b) => b.modRevision - a.modRevision || b.key.localeCompare(a.key));
+  return others.slice(Math.max(0, limit - 1)).map((e) => e.key);
 }

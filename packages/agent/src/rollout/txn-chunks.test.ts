@@ -16,4 +16,13 @@ describe('rollout step chunks', () => {
     expect(chunks[chunks.length - 1]).toEqual(records);
     expect(chunks.every((c) => c.length <= 128)).toBe(true);
   });
+
+  it('puts deletes of old history entries with the other keys, so the records chunk stays small', () => {
+    const old = Array.from({ length: 150 }, (_, i) => ({ key: `${prefix}history/old${i}` }));
+    const records = [{ key: `${prefix}history/r1`, value: '{}' }, { key: `${prefix}state` }, { key: `${prefix}request` }];
+    const chunks = chunksOf([...hostKeys(20), ...old, ...records], prefix);
+    expect(chunks[chunks.length - 1]).toEqual(records);
+    expect(chunks.every((c) => c.length <= MAX_OPS_PER_TXN)).toBe(true);
+    expect(chunks.flat()).toHaveLength(173);
+  });
 });

@@ -1,4 +1,4 @@
-import { recordMap, type RolloutRequest } from '@gantry/spec';
+import { coordinatorRecordSchema, recordMap, type RolloutHistoryEntry, type RolloutRequest } from '@gantry/spec';
 import type { Argv, CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -8,11 +8,14 @@ import { controlValue, planControl, type ControlAction } from '../rollout/reques
 import { withRolloutOptions, type RolloutArgs } from '../rollout/rollout-options';
 import {
   buildRolloutView,
+  controlRefusal,
+  finishedEntry,
   HISTORY_HEADER,
   historyCells,
   historyRows,
   HOST_HEADER,
   hostCells,
+  hostsLeft,
   readRecords,
   statusesByHost,
   summaryLine,
@@ -25,12 +28,12 @@ import { operator } from './set-version';
 const builder = (y: Argv) => withRolloutOptions(y) as never;
 
 /** The component's rollout records, read in one range get of the project's rollouts (which also shows keys that belong to no rollout). */
-async function readRollout(fleet: FleetClient, component: string): Promise<RolloutRecords> {
+async function readRollout(fleet: FleetClient, component: string): Promise<RolloutRecords & { controlModRevision: string }> {
   const { entries } = await fleet.readPrefix(fleet.keys.rolloutsPrefix(fleet.project));
   const records = readRecords({ keys: fleet.keys, project: fleet.project, component }, recordMap(fleet.keys, valuesOf(entries)));
   const stored = entries.get(fleet.keys.rolloutRequest(fleet.project, component));
   if (stored) records.requestModRevision = stored.modRevision;
-  return records;
+  return Object.assign(records, { controlModRevision: entries.get(fleet.keys.rolloutControl(fleet.project, component))?.modRevision ?? '0' });
 }
 
 /** The active rollout's request; none active (or an unreadable one) is refused, exit 2. */
@@ -91,28 +94,108 @@ const watchCommand: CommandModule<object, RolloutArgs> = {
 const controlDescriptions: Record<ControlAction, string> = {
   pause: 'pause the active rollout after the hosts under way',
   resume: 'resume a paused rollout (also after the canary hosts)',
-  abort: 'stop the active rollout where it is: updated hosts keep the new version',
+  abort: 'stop the active rollout where it is (updated hosts keep the new version), and wait for the coordinator to record it',
   rollback: 'stop the active rollout and move the updated hosts back to their previous version',
 };
 
-function controlCommand(action: ControlAction): CommandModule<object, RolloutArgs> {
+/** How long `rollout abort` waits for the coordinator to record the outcome, by default. */
+const ABORT_WAIT_S = 10;
+
+type ControlArgs = RolloutArgs & { wait?: number };
+
+/**
+ * Waits (watching, not polling) until the rollout is in history, or `ms` passed: the coordinator
+ * recorded how it ended. undefined on timeout.
+ */
+async function awaitFinished(fleet: FleetClient, request: RolloutRequest, ms: number, signal: AbortSignal): Promise<RolloutHistoryEntry | undefined> {
+  const { keys, project } = fleet;
+  const where = { keys, project, component: request.component };
+  const mirror = fleet.mirror([keys.rollout(project, request.component)]);
+  let finish: (entry: RolloutHistoryEntry | undefined) => void = () => undefined;
+  const done = new Promise<RolloutHistoryEntry | undefined>((resolve) => (finish = resolve));
+  const check = () => {
+    if (!mirror.synced) return;
+    const entry = finishedEntry(request.id, readRecords(where, mirror));
+    if (entry) finish(entry);
+  };
+  mirror.subscribe(check);
+  const timer = setTimeout(() => finish(undefined), ms);
+  const onAbort = () => finish(undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    void mirror.start().then(check, () => undefined);
+    return await done;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+    await mirror.stop();
+  }
+}
+
+function controlCommand(action: ControlAction): CommandModule<object, ControlArgs> {
   return {
     command: `${action} <project> <component>`,
     describe: controlDescriptions[action],
-    builder,
+    builder: (y: Argv) =>
+      (action === 'abort'
+        ? withRolloutOptions(y).option('wait', { type: 'number', default: ABORT_WAIT_S, describe: 'seconds to wait for the coordinator to record the abort (0: do not wait)' })
+        : withRolloutOptions(y)) as never,
     handler: (args) =>
-      runVerb(args.json, async (reporter) => {
+      runVerb(args.json, async (reporter, signal) => {
         await withFleet(args, async (fleet) => {
           const name = component(args);
           const records = await readRollout(fleet, name);
           const request = activeRequest(fleet, name, records);
+          const state = records.state?.rollout === request.id ? records.state : undefined;
+          const refused = controlRefusal(action, request.id, state, records.control);
+          if (refused) throw new CliError(`${refused}; nothing was written`, ExitCode.invalidInput, { rollout: request.id, state: state?.state ?? 'pending' });
           const control = controlValue({ rollout: request.id, action, by: operator(), at: new Date() });
           const plan = planControl({ keys: fleet.keys, project: fleet.project, component: name, control, requestModRevision: records.requestModRevision ?? '0' });
+          // Also only while the control read is still there: never over another operator's instruction given meanwhile.
+          plan.guards.push({ key: fleet.keys.rolloutControl(fleet.project, name), modRevision: records.controlModRevision });
+          const coordinatorKey = fleet.keys.coordinator(fleet.project);
+          const coordinator = await fleet.read(coordinatorKey, coordinatorRecordSchema);
           const result = await fleet.commit(plan);
-          if (!result.succeeded) throw new CliError(`rollout ${request.id} of ${name} is no longer the active one (it finished or was replaced); nothing was written`, ExitCode.failed, { rollout: request.id });
-          const state = records.state?.rollout === request.id ? records.state.state : 'pending';
-          reporter.result({ ok: true, project: fleet.project, component: name, rollout: request.id, control, state, key: plan.puts[0].key, revision: result.revision }, [
-            `${action} of rollout ${request.id} requested (it was ${state}); the coordinator acts on it (${plan.puts[0].key})`,
+          if (!result.succeeded) {
+            throw new CliError(`rollout ${request.id} of ${name} changed meanwhile (it finished, was replaced, or got another instruction); nothing was written — look again with \`gantry rollout status\``, ExitCode.invalidInput, {
+              rollout: request.id,
+            });
+          }
+          const was = state?.state ?? 'pending';
+          const key = plan.puts[0].key;
+          const base = { project: fleet.project, component: name, rollout: request.id, control, was, key, revision: result.revision };
+          const leader = coordinator.found && coordinator.ok ? coordinator.value.hostId : undefined;
+          if (!leader) {
+            reporter.result({ ok: false, ...base, applied: false, coordinator: null }, [
+              `${action} of rollout ${request.id} recorded (${key}); no coordinator is running (no gantryd of ${fleet.project} holds ${coordinatorKey}): it applies when one runs`,
+            ]);
+            process.exitCode = ExitCode.unavailable;
+            return;
+          }
+          const waitS = action === 'abort' ? Number(args.wait ?? ABORT_WAIT_S) : 0;
+          if (waitS <= 0) {
+            reporter.result({ ok: true, ...base, applied: false, coordinator: leader }, [`${action} of rollout ${request.id} recorded (it was ${was}); the coordinator (${leader}) acts on it (${key})`]);
+            return;
+          }
+          const entry = await awaitFinished(fleet, request, waitS * 1000, signal);
+          if (!entry) {
+            reporter.result({ ok: false, ...base, applied: false, coordinator: leader }, [
+              `abort of rollout ${request.id} recorded (${key}), but the coordinator (${leader}) has not recorded the outcome within ${waitS} s; it applies it when it steps (follow with \`gantry rollout status ${fleet.project} ${name}\`)`,
+            ]);
+            process.exitCode = ExitCode.unavailable;
+            return;
+          }
+          const left = hostsLeft(entry);
+          const outcome = entry.state.state;
+          if (outcome !== 'aborted') {
+            reporter.result({ ok: false, ...base, applied: false, outcome, message: entry.state.message, hosts: left.groups }, [
+              `rollout ${request.id} ended ${outcome} before the abort applied${entry.state.message ? ` (${entry.state.message})` : ''}: ${left.text}`,
+            ]);
+            process.exitCode = ExitCode.failed;
+            return;
+          }
+          reporter.result({ ok: true, ...base, applied: true, outcome, message: entry.state.message, hosts: left.groups, coordinator: entry.state.coordinator ?? leader }, [
+            `rollout ${request.id} ${entry.state.message ?? `aborted by ${control.by}`}: ${left.text}`,
           ]);
         });
       }),

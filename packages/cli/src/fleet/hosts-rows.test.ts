@@ -1,6 +1,6 @@
 import { KeyLayout } from '@gantry/spec';
 import { formatAge } from './age';
-import { hostCells, hostsFromEntries } from './hosts-rows';
+import { goneCells, hostCells, hostsFromEntries } from './hosts-rows';
 
 const keys = new KeyLayout();
 const P = 'shop';
@@ -28,6 +28,32 @@ describe('hosts', () => {
     ]);
     expect(hostCells(list.hosts[1], now)).toEqual(['b', '10.0.0.1', 'zone=eu,rack=4', '0.1.0', '3h ago']);
     expect(hostCells(list.hosts[0], now)[2]).toBe('-');
+  });
+});
+
+describe('gone hosts', () => {
+  const now = new Date('2025-01-01T12:00:00.000Z');
+  const reg = (host: string) => JSON.stringify({ hostId: host, address: '10.0.0.1', agentVersion: '0.1.0', startedAt: '2025-01-01T09:00:00.000Z' });
+  const status = (at: string) => JSON.stringify({ phase: 'running', version: 'v1', updatedAt: at });
+
+  it('lists hosts with status or agent records left but no registration, with when they were last heard of; pins alone are not a gone host', () => {
+    const list = hostsFromEntries(keys, P, [
+      [keys.registration(P, 'a'), reg('a')],
+      [keys.status(P, 'a', 'web'), status('2025-01-01T11:59:00.000Z')],
+      [keys.status(P, 'b', 'web'), status('2025-01-01T11:00:00.000Z')],
+      [keys.status(P, 'b', 'api'), status('2025-01-01T11:30:00.000Z')],
+      [keys.agent(P, 'b'), JSON.stringify({ agentVersion: '1', updatedAt: '2025-01-01T10:00:00.000Z' })],
+      [keys.hostDesired(P, 'b', 'web'), JSON.stringify({ version: 'v1' })],
+      [keys.hostDesired(P, 'c', 'web'), JSON.stringify({ version: 'v1' })],
+      [keys.status(P, 'd', 'web'), 'garbage'],
+    ]);
+    expect(list.hosts.map((h) => h.hostId)).toEqual(['a']);
+    expect(list.gone).toEqual([
+      { host: 'b', lastStatusAt: '2025-01-01T11:30:00.000Z', statuses: ['api', 'web'], agent: true, pins: ['web'] },
+      { host: 'd', statuses: ['web'], agent: false, pins: [] },
+    ]);
+    expect(goneCells(list.gone[0], now)).toEqual(['b', '30m ago', 'status: api,web; agent; pins: web']);
+    expect(goneCells(list.gone[1], now)).toEqual(['d', '-', 'status: web']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { KeyLayout, recordMap, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
-import { buildRolloutView, changeKey, finishedEntry, historyCells, historyRows, hostCells, pullBar, readRecords, statusesByHost, summaryLine } from './view-model';
+import { buildRolloutView, changeKey, controlRefusal, finishedEntry, historyCells, historyRows, hostCells, hostsLeft, pullBar, readRecords, statusesByHost, summaryLine } from './view-model';
 
 const keys = new KeyLayout();
 const where = { keys, project: 'p', component: 'web' };
@@ -105,5 +105,57 @@ describe('the end of a rollout, and history', () => {
       ['r-a', 'succeeded'],
     ]);
     expect(historyCells(rows[0])).toEqual(['r-b', 'v1 → v2', 'ops@box', '2026-01-01T00:00:18.000Z', '2026-01-02T00:00:00.000Z', 'failed', '4 (1 done, 1 failed)']);
+  });
+});
+
+describe('rollout controls', () => {
+  const control = (action: 'pause' | 'resume' | 'abort' | 'rollback', rollout = 'r-1') => ({ rollout, action, by: 'ann', at: '2026-01-01T00:00:00.000Z' });
+
+  it('refuses what the coordinator would ignore, and never overwrites a pending abort or rollback', () => {
+    const s = (state: RolloutState['state'], pausedBy?: 'canary' | 'operator') => ({ state, pausedBy });
+    // Abort applies in every state not final.
+    for (const st of ['pending', 'running', 'paused', 'rolling-back'] as const) expect(controlRefusal('abort', 'r-1', s(st))).toBeUndefined();
+    expect(controlRefusal('abort', 'r-1', undefined)).toBeUndefined();
+    expect(controlRefusal('pause', 'r-1', s('running'))).toBeUndefined();
+    expect(controlRefusal('pause', 'r-1', s('paused', 'canary'))).toMatch(/already paused \(after its canary hosts\)/);
+    expect(controlRefusal('pause', 'r-1', s('rolling-back'))).toMatch(/rolling back/);
+    expect(controlRefusal('resume', 'r-1', s('paused', 'canary'))).toBeUndefined();
+    expect(controlRefusal('resume', 'r-1', s('running'))).toBe('rollout r-1 is running, not paused: there is nothing to resume');
+    expect(controlRefusal('resume', 'r-1', undefined)).toMatch(/is pending, not paused/);
+    expect(controlRefusal('rollback', 'r-1', s('rolling-back'))).toMatch(/already rolling back/);
+    expect(controlRefusal('abort', 'r-1', s('cancelled'))).toMatch(/already over \(cancelled\)/);
+    expect(controlRefusal('pause', 'r-1', s('running'), control('abort'))).toMatch(/an abort of rollout r-1 by ann is pending/);
+    expect(controlRefusal('resume', 'r-1', s('paused', 'operator'), control('rollback'))).toMatch(/a rollback .* is pending/);
+    // Another rollout's leftover control is not this one's.
+    expect(controlRefusal('pause', 'r-1', s('running'), control('abort', 'r-0'))).toBeUndefined();
+    expect(controlRefusal('abort', 'r-1', s('running'), control('abort'))).toBeUndefined();
+  });
+
+  it('says where an aborted rollout left each host', () => {
+    const entry: RolloutHistoryEntry = {
+      request,
+      state: {
+        ...state,
+        state: 'aborted',
+        message: 'aborted by ann',
+        hosts: [
+          { id: 'h1', batch: 0, fromVersion: 'v1', result: 'done' },
+          { id: 'h2', batch: 0, fromVersion: 'v1', result: 'done' },
+          { id: 'h3', batch: 1, fromVersion: 'v1', result: 'updating' },
+          { id: 'h4', batch: 2, fromVersion: 'v1', result: 'pending' },
+          { id: 'h5', batch: 2, fromVersion: 'v1', result: 'pending' },
+          { id: 'h6', batch: 0, fromVersion: 'v0', result: 'rolling-back' },
+        ],
+      },
+    };
+    const left = hostsLeft(entry);
+    expect(left.text).toBe('hosts h1, h2 on v2; host h3 updating to v2; hosts h4, h5 untouched; host h6 rolling back to v0');
+    expect(left.groups).toMatchObject({ 'on v2': ['h1', 'h2'], untouched: ['h4', 'h5'] });
+  });
+
+  it('shows a cancelled rollout in history like any other outcome', () => {
+    const rows = historyRows([{ request, state: { ...state, state: 'cancelled', finishedAt: '2026-01-01T00:02:00.000Z' } }]);
+    expect(rows[0]).toMatchObject({ id: 'r-1', outcome: 'cancelled' });
+    expect(historyCells(rows[0])[5]).toBe('cancelled');
   });
 });

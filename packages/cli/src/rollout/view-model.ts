@@ -240,3 +240,53 @@ export function historyCells(row: HistoryRow): string[] {
   const failed = row.hostsFailed ? `, ${row.hostsFailed} failed` : '';
   return [row.id, `${row.fromVersion} → ${row.version}`, row.by, row.startedAt, row.finishedAt, row.outcome, `${row.hosts} (${row.hostsDone} done${failed})`];
 }
+
+/**
+ * Why a control would be ignored by the coordinator in the rollout's current state (the CLI then
+ * refuses it, exit 2, rather than write an instruction nobody will follow); undefined: it applies.
+ * `state` is the coordinator's state, `pending` before it wrote one; `control` the one stored.
+ */
+export function controlRefusal(action: RolloutControl['action'], id: string, state: Pick<RolloutState, 'state' | 'pausedBy'> | undefined, control?: RolloutControl): string | undefined {
+  const now = state?.state ?? 'pending';
+  const final = ['succeeded', 'failed', 'rolled-back', 'aborted', 'cancelled'];
+  if (final.includes(now)) return `rollout ${id} is already over (${now})`;
+  const mine = control?.rollout === id ? control : undefined;
+  // An instruction not acted on yet would be overwritten: an abort always ends the rollout, a rollback starts rolling back.
+  if (action !== 'abort' && mine?.action === 'abort') return `an abort of rollout ${id} by ${mine.by} is pending; the coordinator ends the rollout with it`;
+  if (action !== 'abort' && mine?.action === 'rollback' && now !== 'rolling-back') return `a rollback of rollout ${id} by ${mine.by} is pending; the coordinator starts it`;
+  switch (action) {
+    case 'abort':
+      return undefined;
+    case 'pause':
+      if (now === 'paused') return `rollout ${id} is already paused (${state?.pausedBy === 'canary' ? 'after its canary hosts' : 'by the operator'})`;
+      if (now === 'rolling-back') return `rollout ${id} is rolling back: there is nothing to pause (abort stops it)`;
+      return undefined;
+    case 'resume':
+      return now === 'paused' ? undefined : `rollout ${id} is ${now}, not paused: there is nothing to resume`;
+    case 'rollback':
+      return now === 'rolling-back' ? `rollout ${id} is already rolling back` : undefined;
+    default:
+      return action satisfies never;
+  }
+}
+
+/** Where each host of a finished rollout was left, grouped: `hosts h1, h2 on v2; h3 updating to v2; h4 untouched`. */
+export function hostsLeft(entry: RolloutHistoryEntry): { groups: Record<string, string[]>; text: string } {
+  const to = entry.request.toVersion;
+  const groups: Record<string, string[]> = {};
+  for (const h of entry.state.hosts) {
+    const where: Record<string, string> = {
+      pending: 'untouched',
+      skipped: 'untouched',
+      updating: `updating to ${to}`,
+      ready: `on ${to} (not yet through min-ready)`,
+      done: `on ${to}`,
+      failed: `failed${h.error ? ` (${h.error})` : ''}`,
+      'rolling-back': `rolling back to ${h.fromVersion ?? 'its previous version'}`,
+      'rolled-back': `back on ${h.fromVersion ?? 'its previous version'}`,
+    };
+    (groups[where[h.result]] ??= []).push(h.id);
+  }
+  const parts = Object.entries(groups).map(([where, ids]) => `${ids.length === 1 ? 'host' : 'hosts'} ${ids.join(', ')} ${where}`);
+  return { groups, text: parts.join('; ') || 'no host was selected' };
+}
