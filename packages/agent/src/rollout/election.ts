@@ -15,8 +15,8 @@ export interface ElectionOptions {
 }
 
 /**
- * Campaigns for the coordinator key: a record bound to this candidate's own lease, created only
- * if the key is absent. Watches the key and campaigns again when it disappears (the leader's lease
+ * Campaigns for the coordinator key: a record bound to this candidate's own lease, written only
+ * if no lease holds the key (absent, or left by hand without one: never a live leader's). Watches the key and campaigns again when it disappears (the leader's lease
  * expired or was revoked). `leaderValue` is the exact stored string, for fenced writes.
  */
 export class Election {
@@ -79,7 +79,9 @@ export class Election {
 
   private seen(value: string | undefined): void {
     this.current = value;
-    if (value === undefined) void this.campaign();
+    // Absent, or anything but our own record: campaign. The campaign only wins where no lease holds
+    // the key — a live leader's record always has one; garbage written by hand never does.
+    if (value === undefined || value !== this.mine) void this.campaign();
     this.update();
   }
 
@@ -107,7 +109,8 @@ export class Election {
         const value = JSON.stringify(record);
         const { etcd, key } = this.opts;
         try {
-          const res = await etcd.if(key, 'Create', '==', 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
+          // Lease 0: no key, or one no live candidate holds (etcd compares a missing key's lease as 0).
+          const res = await etcd.if(key, 'Lease', '==', '0').then(etcd.put(key).value(value).lease(leaseId)).commit();
           if (res.succeeded) {
             this.mine = value;
             // The watch may not have delivered our own put yet.
