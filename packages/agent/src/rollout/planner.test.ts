@@ -179,6 +179,20 @@ describe('rollout planner', () => {
     expect(last.writes.map((x) => x.key)).toEqual(expect.arrayContaining([keys.rolloutRequest(P, 'web'), keys.rolloutControl(P, 'web')]));
   });
 
+  it('a lastError without a failed phase (an invalid config the agent works around) does not fail the host', () => {
+    const w = new World(2);
+    const req = request({ batch: { count: 2 } });
+    w.step(req);
+    const configProblem = { key: keys.config(P), reason: 'invalid config value: components[0].repo: required', at: new Date(T0).toISOString() };
+    w.run('h1', 'v2', { lastError: configProblem });
+    w.run('h2', 'v2', { targetVersion: 'v2', phase: 'starting', version: 'v1', lastError: configProblem });
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'updating']);
+    w.run('h2', 'v2', { lastError: configProblem });
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'done']);
+  });
+
   it('sizes batches by percent', () => {
     const w = new World(5);
     w.step(request({ batch: { percent: 40 } }));
