@@ -162,4 +162,18 @@ describe('bad keys and values from other tooling', () => {
     expect(status.status).toBe(0);
     expect(JSON.parse(status.stdout).rows.filter((r: { kind: string }) => r.kind === 'invalid').length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('garbage at the coordinator key, written without a lease, does not leave the fleet without a coordinator', async () => {
+    for (const garbage of ['{"not": "a record"', JSON.stringify({ hostId: 'ghost', since: new Date().toISOString(), leaseId: '1' })]) {
+      const t0 = Date.now();
+      await fleet.etcd.put(keys.coordinator(fleet.project)).value(garbage);
+      const leader = await waitFor(async () => {
+        const text = await fleet.etcd.get(keys.coordinator(fleet.project)).string();
+        const parsed = text === null ? undefined : coordinatorRecordSchema.safeParse(JSON.parse(text.startsWith('{"not"') ? '{}' : text));
+        return parsed?.success && parsed.data.hostId !== 'ghost' ? parsed.data.hostId : undefined;
+      }, { timeoutMs: 15_000, what: 'an agent to take the coordinator key back' });
+      console.log(`coordinator key overwritten by hand (${garbage.slice(0, 20)}…): ${leader} leads again after ${Date.now() - t0} ms`);
+    }
+    fleet.expectAllAlive();
+  }, 60_000);
 });

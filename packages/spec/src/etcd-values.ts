@@ -7,6 +7,7 @@ import { identifier } from './primitives';
  */
 const timestamp = z.iso.datetime({ offset: true });
 const tag = z.string().regex(/^[\w][\w.-]{0,127}$/, 'a Docker tag');
+const configHash = z.string().regex(/^[a-f0-9]{12}$/, 'a config hash: 12 hex digits');
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a digest "sha256:" followed by 64 hex digits');
 
 /** What should run: written by `gantry set-version`, a rollout, or other tooling. */
@@ -22,6 +23,12 @@ export const desiredVersionSchema = z.strictObject({
   setAt: timestamp.optional(),
   /** The rollout that wrote it, if any. */
   rollout: z.string().max(200).optional(),
+  /**
+   * The config generation to run: the component's config hash when this was written. An agent
+   * whose serving container has it keeps it, even when the stored config has changed since; the
+   * change reaches hosts as rollouts write the new hash. Without it, a config change applies at once.
+   */
+  configHash: configHash.optional(),
 });
 export type DesiredVersion = z.infer<typeof desiredVersionSchema>;
 
@@ -61,6 +68,10 @@ export const componentStatusSchema = z.strictObject({
   targetVersion: z.string().optional(),
   image: z.string().optional(),
   imageId: z.string().optional(),
+  /** The config hash the serving container was made with. */
+  configHash: configHash.optional(),
+  /** The stored config differs from the generation the desired version names: the change waits for a rollout (`gantry deploy --config`). */
+  configPending: z.boolean().optional(),
   containers: z
     .array(
       z.strictObject({

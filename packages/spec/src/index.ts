@@ -7,3 +7,4 @@ export * from './keys';
 export * from './etcd-values';
 export * from './rollout';
 export * from './records';
+export * from './config-hash';

@@ -87,6 +87,8 @@ export const rolloutRequestSchema = z.strictObject({
   id: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a rollout id'),
   component: identifier,
   toVersion: tag,
+  /** The config generation to roll out with the version (the component's config hash when deployed); see DesiredVersion. */
+  configHash: z.string().regex(/^[a-f0-9]{12}$/, 'a config hash: 12 hex digits').optional(),
   policy: rolloutPolicySchema,
   createdBy: z.string().min(1).max(200),
   createdAt: timestamp,

@@ -1,8 +1,7 @@
-import { findComponent, imageReference, type Component, type ProjectConfig } from '@gantry/spec';
+import { componentConfigHash, findComponent, imageReference, type Component, type ProjectConfig } from '@gantry/spec';
 import { waitUntilReady } from '../checks/ready-gate';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/container-runtime';
 import type { HostProxy } from '../proxy/proxy';
-import { componentConfigHash } from './config-hash';
 import { containerTarget } from './container-target';
 import { asEngineError, EngineError } from './errors';
 import { PhaseClock, type EventSink, type PhaseTimings } from './events';
@@ -27,6 +26,12 @@ export interface UpdateRequest {
   ifNoneServing?: boolean;
   /** Start a fresh container even when the serving one is up to date (it failed its health checks). */
   replace?: boolean;
+  /**
+   * A serving container made with this config hash (the config generation the desired version
+   * names) is up to date too, though the config now says otherwise: the newer config waits for a
+   * rollout to bring it host by host. A fresh container always takes the config as it is now.
+   */
+  keepConfigHash?: string;
   onEvent?: EventSink;
   signal?: AbortSignal;
 }
@@ -39,6 +44,8 @@ export interface UpdateSummary {
   container: string;
   /** True when the right container was already serving and nothing was started. */
   unchanged: boolean;
+  /** The config hash the serving container was made with. */
+  configHash?: string;
   /** Containers drained and removed, with how each drain ended. */
   retired: Array<{ container: string; drained: boolean; closedConnections: number; waitedMs: number }>;
   timings: PhaseTimings;
@@ -101,7 +108,8 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
   emit({ type: 'image-ready', image, imageId: imageInfo.id, pulled: imageInfo.pulled });
   clock.mark('image');
 
-  const current = req.replace ? undefined : observed.serving.find((c) => c.imageId === imageInfo.id && c.configHash === configHash && c.state === 'running');
+  const upToDate = (c: ManagedContainer) => c.configHash === configHash || (req.keepConfigHash !== undefined && c.configHash === req.keepConfigHash);
+  const current = req.replace ? undefined : observed.serving.find((c) => c.imageId === imageInfo.id && upToDate(c) && c.state === 'running');
   let serving: ManagedContainer;
   let unchanged = false;
   if (current) {
@@ -117,7 +125,7 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
   const old = [...observed.serving, ...observed.draining].filter((c) => c.id !== serving.id);
   const retired = await retireContainers(deps, component, old, emit);
   clock.mark('drain');
-  return { component: component.name, version, image, container: serving.id, unchanged, retired, timings: clock.finish() };
+  return { component: component.name, version, image, container: serving.id, unchanged, configHash: serving.configHash, retired, timings: clock.finish() };
 }
 
 /** Creates and starts the new container and waits for its ready checks; removes it if they fail. */

@@ -193,6 +193,24 @@ describe('rollout planner', () => {
     expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'done']);
   });
 
+  it('rolls a config generation like a version: done only once the host runs it, then the fleet key names it', () => {
+    const w = new World(2);
+    const req = { ...request({ batch: { count: 1 } }, 'v1'), configHash: 'abcdefabcdef' };
+    w.step(req);
+    expect(w.hostKey('h1')).toMatchObject({ version: 'v1', configHash: 'abcdefabcdef' });
+    w.run('h1', 'v1', { configHash: '000000000000' }); // observed the new key, still the old container
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['updating', 'pending']);
+    w.run('h1', 'v1', { configHash: 'abcdefabcdef' });
+    w.step(req);
+    expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'updating']);
+    w.run('h2', 'v1', { configHash: 'abcdefabcdef' });
+    w.step(req);
+    // Same version as the fleet's: the fleet key is still rewritten, to name the new generation.
+    expect(JSON.parse(w.etcd.get(keys.fleetDesired(P, 'web'))!)).toMatchObject({ version: 'v1', configHash: 'abcdefabcdef' });
+    expect(w.step(req).finished).toBe(true);
+  });
+
   it('sizes batches by percent', () => {
     const w = new World(5);
     w.step(request({ batch: { percent: 40 } }));

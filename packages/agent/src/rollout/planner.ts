@@ -82,9 +82,15 @@ export interface PlanStep {
   memory: RolloutMemory;
 }
 
-/** A host may count as ready: it serves the target version, running and not unhealthy. */
-function runsReady(status: ComponentStatus | undefined, version: string): boolean {
-  return status !== undefined && status.phase === 'running' && status.version === version && status.health?.state !== 'unhealthy';
+/** A host may count as ready: it serves the target version (and config generation, when one is rolled), running and not unhealthy. */
+function runsReady(status: ComponentStatus | undefined, version: string, configHash?: string): boolean {
+  return (
+    status !== undefined &&
+    status.phase === 'running' &&
+    status.version === version &&
+    (configHash === undefined || status.configHash === configHash) &&
+    status.health?.state !== 'unhealthy'
+  );
 }
 
 /** The host's agent gave up on the target version. */
@@ -130,7 +136,8 @@ export function planStep(input: PlanInput): PlanStep {
   const clock = (id: string) => (memory.hosts[id] ??= {});
   const observes = (id: string) => observesHostKey(input.statuses.get(id), request.id, hostKey(id), input.hostDesiredRevisions?.get(id));
   const deadlineMs = policy.progressDeadlineSeconds * 1000;
-  const desired = (version: string): string => JSON.stringify({ version, state: 'running', setBy: `rollout ${request.id}`, setAt: at, rollout: request.id } satisfies DesiredVersion);
+  const desired = (version: string): string =>
+    JSON.stringify({ version, state: 'running', setBy: `rollout ${request.id}`, setAt: at, rollout: request.id, ...(request.configHash !== undefined && { configHash: request.configHash }) } satisfies DesiredVersion);
 
   let state: RolloutState;
   if (input.state && input.state.rollout === request.id) {
@@ -167,6 +174,8 @@ export function planStep(input: PlanInput): PlanStep {
     for (const h of state.hosts) {
       if (!['updating', 'ready', 'done', 'failed'].includes(h.result)) continue;
       if (h.fromVersion !== undefined) {
+        // The version goes back; the config stays the stored one (an agent only ever has that spec):
+        // a config change is undone by storing the old config and rolling it.
         writes.push({ key: hostKey(h.id), value: desired(h.fromVersion) });
         rewritten.add(h.id);
         h.result = 'rolling-back';
@@ -220,7 +229,7 @@ export function planStep(input: PlanInput): PlanStep {
         h.finishedAt = at;
         continue;
       }
-      if (observed && runsReady(status, to)) {
+      if (observed && runsReady(status, to, request.configHash)) {
         if (h.result === 'updating') {
           h.result = 'ready';
           h.readySince = at;
@@ -285,7 +294,8 @@ export function planStep(input: PlanInput): PlanStep {
     }
     if (state.currentBatch >= state.batches) {
       const fleetWide = 'all' in policy.hosts;
-      if (fleetWide && input.fleetDesired?.version !== to) {
+      const fleetCurrent = input.fleetDesired?.version === to && (request.configHash === undefined || input.fleetDesired.configHash === request.configHash);
+      if (fleetWide && !fleetCurrent) {
         // First the fleet's version, and only once it is stored the host keys go (next step):
         // an agent never sees its host key gone before the fleet's new version.
         writes.push({ key: keys.fleetDesired(project, component), value: desired(to) });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { rolloutStateSchema } from '@gantry/spec';
+import { desiredVersionSchema, rolloutStateSchema } from '@gantry/spec';
 import type { CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
-import { layoutFor, withFleet } from '../fleet/fleet-client';
+import { layoutFor, withFleet, type FleetClient } from '../fleet/fleet-client';
 import { followRollout, reportOutcome } from '../rollout/live-view';
 import { buildRequest, planDeploy, rolloutId } from '../rollout/request-plan';
 import { withRolloutOptions, type RolloutArgs } from '../rollout/rollout-options';
@@ -11,7 +11,8 @@ import { runVerb } from '../run-verb';
 import { operator } from './set-version';
 
 type Args = RolloutArgs & {
-  tag: string;
+  tag?: string;
+  config?: boolean;
   batch?: string;
   canary?: number;
   'min-ready'?: number;
@@ -24,12 +25,24 @@ type Args = RolloutArgs & {
 /** Attempts when the config changes between the read and the guarded transaction. */
 const ATTEMPTS = 5;
 
+/** `--config` without `--tag`: the version the fleet runs now, which the rollout keeps. */
+async function fleetVersion(fleet: FleetClient, component: string): Promise<string> {
+  const stored = await fleet.read(fleet.keys.fleetDesired(fleet.project, component), desiredVersionSchema);
+  if (stored.found && stored.ok) return stored.value.version;
+  const why = !stored.found ? 'is absent' : `is invalid (${stored.error.problems.map((p) => p.message).join('; ')})`;
+  throw new CliError(`--config rolls the fleet's current version of ${component}, but ${stored.key} ${why}: name the version with --tag`, ExitCode.invalidInput, { key: stored.key });
+}
+
 export const deployCommand: CommandModule<object, Args> = {
   command: 'deploy <project> <component>',
   describe: 'start a rolling update of a component across the fleet, and follow it (--no-wait: just start it)',
   builder: (y) =>
     withRolloutOptions(y)
-      .option('tag', { type: 'string', demandOption: 'name the version to roll out with --tag TAG', describe: 'the image tag to roll out' })
+      .option('tag', { type: 'string', describe: 'the image tag to roll out (with the stored config of the component)' })
+      .option('config', {
+        type: 'boolean',
+        describe: "roll out the stored config of the component (every deploy does); without --tag, at the fleet's current version. A config change reaches hosts only this way (or with set-version), batch by batch",
+      })
       .option('batch', { type: 'string', describe: 'hosts per batch: a count (2) or a percentage of the selected hosts (25%); default 1' })
       .option('canary', { type: 'number', describe: 'update this many hosts first, then pause until `gantry rollout resume`; default 0' })
       .option('min-ready', { type: 'number', describe: 'seconds a host must run the new version ready and healthy to count as done; default 0' })
@@ -44,30 +57,34 @@ export const deployCommand: CommandModule<object, Args> = {
       const project = args.project;
       const component = String(args.component);
       const now = new Date();
-      const request = buildRequest(
-        {
-          component,
-          tag: String(args.tag),
-          batch: args.batch,
-          canary: args.canary,
-          minReady: args['min-ready'],
-          progressDeadline: args['progress-deadline'],
-          autoRollback: args['auto-rollback'],
-          hosts: args.hosts,
-        },
-        { id: rolloutId(now, randomBytes(2).toString('hex')), createdBy: operator(), createdAt: now },
-      );
+      if (args.tag === undefined && !args.config) throw new CliError('name the version to roll out with --tag TAG, or roll out the stored config with --config', ExitCode.invalidInput);
+      const flags = (tag: string) => ({
+        component,
+        tag,
+        batch: args.batch,
+        canary: args.canary,
+        minReady: args['min-ready'],
+        progressDeadline: args['progress-deadline'],
+        autoRollback: args['auto-rollback'],
+        hosts: args.hosts,
+      });
+      const meta = { id: rolloutId(now, randomBytes(2).toString('hex')), createdBy: operator(), createdAt: now };
+      // With --config alone the tag is read from etcd; 'latest' stands in so the other flags are checked now.
+      let request = buildRequest(flags(args.tag ?? 'latest'), meta);
 
       await withFleet(args, async (fleet) => {
         for (let attempt = 1; ; attempt++) {
           if (attempt > ATTEMPTS) throw new CliError(`the config of ${project} kept changing during ${ATTEMPTS} attempts; nothing was written, try again`, ExitCode.failed);
           const stored = await fleet.readConfigWith(component);
+          if (args.tag === undefined) request = buildRequest(flags(await fleetVersion(fleet, component)), meta);
+          // The config checked now is the one rolled out: the write is guarded on its revision.
+          request = { ...request, configHash: stored.configHash };
           const plan = planDeploy({ keys, project, request, configModRevision: stored.modRevision });
           const result = await fleet.commit(plan);
           if (result.succeeded) {
             reporter.result(
-              { ok: true, id: request.id, project, component, toVersion: request.toVersion, policy: request.policy, key: keys.rolloutRequest(project, component), revision: result.revision, waiting: args.wait },
-              [`rollout ${request.id} of ${component} to ${request.toVersion} requested (${keys.rolloutRequest(project, component)})`],
+              { ok: true, id: request.id, project, component, toVersion: request.toVersion, configHash: request.configHash, policy: request.policy, key: keys.rolloutRequest(project, component), revision: result.revision, waiting: args.wait },
+              [`rollout ${request.id} of ${component} to ${request.toVersion} (config ${request.configHash}) requested (${keys.rolloutRequest(project, component)})`],
             );
             break;
           }

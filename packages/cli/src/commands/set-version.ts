@@ -118,10 +118,10 @@ export interface SetVersionHooks extends Pick<ChunkHooks, 'beforeChunk'> {
 export async function applySetVersion(fleet: FleetClient, input: SetVersionInput, hooks: SetVersionHooks = {}): Promise<SetVersionOutcome> {
   const { keys, project } = fleet;
   const { component, target, force } = input;
-  const text = JSON.stringify(input.value);
   const now = input.now ?? (() => new Date());
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const stored = await fleet.readConfigWith(component);
+    const text = JSON.stringify({ ...input.value, configHash: stored.configHash } satisfies DesiredVersion);
     const requestKey = keys.rolloutRequest(project, component);
     const request = await fleet.get(requestKey);
     const rollout = request ? activeRollout(request) : undefined;

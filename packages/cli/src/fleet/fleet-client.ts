@@ -1,6 +1,6 @@
 import { connectEtcd, deadlineIn, EtcdConfigError, FleetMirror, resolveConnectionOptions } from '@gantry/etcd';
 import type { Etcd3 } from 'etcd3';
-import { findComponent, KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
+import { componentConfigHash, findComponent, KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
 import type { z } from 'zod';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
@@ -98,9 +98,10 @@ export class FleetClient {
 
   /**
    * The stored config, which must be valid and hold `component`: what a verb that changes the
-   * component's version checks first. `modRevision` lets its write be guarded on the config.
+   * component's version checks first. `modRevision` lets its write be guarded on the config, so
+   * `configHash` is the generation of the config the write was checked against.
    */
-  async readConfigWith(component: string): Promise<{ key: string; config: ProjectConfig; modRevision: string }> {
+  async readConfigWith(component: string): Promise<{ key: string; config: ProjectConfig; modRevision: string; configHash: string }> {
     const stored = await this.readConfig();
     if (!stored.ok) {
       throw new CliError(`the stored config at ${stored.key} is invalid; store a valid one with \`gantry config set FILE\` first:\n${stored.error.message}`, ExitCode.invalidInput, {
@@ -108,11 +109,13 @@ export class FleetClient {
         problems: stored.error.problems,
       });
     }
-    if (!findComponent(stored.value, component)) {
+    const spec = findComponent(stored.value, component);
+    if (!spec) {
       const known = stored.value.components.map((c) => c.name).join(', ');
       throw new CliError(`component "${component}" is not in the stored config of ${this.project} (${stored.key}); it has: ${known}`, ExitCode.invalidInput, { key: stored.key, component });
     }
-    return { key: stored.key, config: stored.value, modRevision: stored.modRevision };
+    // The config generation a version written now runs with (DesiredVersion.configHash).
+    return { key: stored.key, config: stored.value, modRevision: stored.modRevision, configHash: componentConfigHash(spec) };
   }
 
   /** Every key under a prefix, in one range get. */

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { containerPorts, type Component } from '@gantry/spec';
+import { containerPorts, type Component } from './component';
 
 /**
  * A short hash of what in a component's spec shapes its container (not the image, compared by id,
  * nor checks and timeouts, which only steer the agent). Two containers with the same image and
- * hash are interchangeable, which is how a repeated update knows there is nothing to do.
+ * hash are interchangeable, which is how a repeated update knows there is nothing to do. It is also
+ * the config generation a desired version names (`configHash`), so config changes roll out host by
+ * host like versions do: the CLI and the coordinator compute it, the agents compare it.
  */
 export function componentConfigHash(component: Component): string {
   const shape = {
