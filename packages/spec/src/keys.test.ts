@@ -40,6 +40,13 @@ describe('etcd key layout', () => {
     expect(() => new KeyLayout('gantry')).toThrow(/must start with "\/"/);
   });
 
+  it('tells the host segment of any key under hosts/, valid or not', () => {
+    expect(keys.hostSegment(keys.status('shop', 'h1', 'web'))).toBe('h1');
+    expect(keys.hostSegment('/gantry/v1/projects/shop/hosts/h 1/whatever')).toBe('h 1');
+    expect(keys.hostSegment(keys.config('shop'))).toBeUndefined();
+    expect(keys.hostSegment('/elsewhere/hosts/h1/status/web')).toBeUndefined();
+  });
+
   it('refuses names that would break the layout', () => {
     expect(() => keys.status('shop', 'h1/../h2', 'web')).toThrow(/invalid host id "h1\/..\/h2"/);
   });

@@ -162,6 +162,14 @@ export class KeyLayout {
     return c.type === 'ours' ? c.key : undefined;
   }
 
+  /** The host segment of a key under some project's `hosts/`, as written (valid or not); undefined for any other key. */
+  hostSegment(key: string): string | undefined {
+    const base = `${this.root}projects/`;
+    if (typeof key !== 'string' || !key.startsWith(base)) return undefined;
+    const [, hosts, host] = key.slice(base.length).split('/');
+    return hosts === 'hosts' && host !== undefined ? host : undefined;
+  }
+
   /** What any string is to this layout (see {@link KeyClass}). Total: never throws, whatever the input. */
   classify(key: string): KeyClass {
     const base = `${this.root}projects/`;

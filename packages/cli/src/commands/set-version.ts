@@ -190,7 +190,7 @@ async function clearPins(fleet: FleetClient, component: string, since: string, p
   const deleted = [...deletedFirst];
   let pending = pendingKeys.map((key) => byKey.get(key)!);
   let chunks = 0;
-  const hostOf = (key: string) => key.slice(keys.hostsPrefix(project).length).split('/')[0];
+  const hostOf = (key: string) => keys.hostSegment(key) ?? key;
   const unconfirmed = (error: CliError): PinsOutcome => {
     const done = new Set(deleted);
     const remaining = pending.filter((p) => !done.has(p.key)).map((p): RemainingPin => ({ host: hostOf(p.key), key: p.key, modRevision: p.modRevision, reason: 'unconfirmed' }));
@@ -296,7 +296,7 @@ export const setVersionCommand: CommandModule<object, Args> = {
       for (const host of hosts) checkIdentifier('host id', host);
       const target: SetVersionTarget = args.all ? { all: true } : { hosts };
       const value = desiredValue({ version: String(args.tag), stop: args.stop, setBy: operator(), setAt: new Date() });
-      const hostOf = (key: string) => key.slice(keys.hostsPrefix(project).length).split('/')[0];
+      const hostOf = (key: string) => keys.hostSegment(key) ?? key;
       const progress = args.json ? undefined : progressLine();
 
       await withFleet(args, async (fleet) => {

@@ -120,8 +120,7 @@ export function buildStatusRows(keys: KeyLayout, project: string, source: Record
   }
   // Keys whose host segment is not a valid host id belong to no host: shown last, under the raw segment.
   for (const record of strays) {
-    const segment = record.key.slice(keys.hostsPrefix(project).length).split('/')[0] ?? '';
-    rows.push(invalidRow(`//key:${record.key}`, segment || '(none)', null, false, record));
+    rows.push(invalidRow(`//key:${record.key}`, keys.hostSegment(record.key) || '(none)', null, false, record));
   }
   return rows;
 }
