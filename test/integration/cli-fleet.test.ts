@@ -4,7 +4,7 @@
  * Hosts are faked by writing their registration and status keys directly, as an agent would.
  * Runs the built binary: build with `npx tsc -b` first (`npm test` does).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,19 +12,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Etcd3, type IKeyValue } from 'etcd3';
 import { KeyLayout } from '@gantry/spec';
-import { repoRoot, serviceEnv, waitFor } from '@gantry/testkit';
+import { serviceEnv, waitFor } from '@gantry/testkit';
+import { cliEnv, gantryBin, runGantry } from '../support/cli';
 
 const env = serviceEnv();
 const endpoint = env.etcdEndpoints[0];
 const project = `it-${randomBytes(4).toString('hex')}`;
 const keys = new KeyLayout();
 const etcd = new Etcd3({ hosts: env.etcdEndpoints });
-const bin = join(repoRoot(), 'packages/cli/bin/gantry.js');
 const dir = mkdtempSync(join(tmpdir(), 'gantry-cli-fleet-'));
 
 // The settings of whoever runs the tests must not leak into the binary.
-const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GANTRY_')));
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: childEnv, timeout: 30_000 });
+const run = (args: string[]) => runGantry(args, 30_000);
 /** gantry with this test's project and etcd. */
 const gantry = (...args: string[]) => run([...args, '--project', project, '--etcd', endpoint]);
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
@@ -136,7 +135,7 @@ describe('hosts and status', () => {
   });
 
   it('status --watch --json prints a status change written after it started, and exits 0 on SIGINT', async () => {
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'status', '--watch', '--json', '--project', project, '--etcd', endpoint], { env: childEnv });
+    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [gantryBin, 'status', '--watch', '--json', '--project', project, '--etcd', endpoint], { env: cliEnv });
     const lines: Array<Record<string, any>> = [];
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -164,7 +163,7 @@ describe('gantry set-version', () => {
     expect(res.status).toBe(0);
     expect(lastJson(res.stdout)).toMatchObject({ ok: true, wrote: [web('h1')], deleted: [] });
     const value = JSON.parse((await get(web('h1')))!);
-    expect(value).toEqual({ version: 'v2', setBy: expect.stringMatching(/^.+@.+$/), setAt: expect.any(String) });
+    expect(value).toEqual({ version: 'v2', setBy: expect.stringMatching(/^.+@.+$/), setAt: expect.any(String), configHash: expect.stringMatching(/^[a-f0-9]{12}$/) });
     expect(Math.abs(Date.parse(value.setAt) - Date.now())).toBeLessThan(60_000);
     expect(await get(keys.fleetDesired(project, 'web'))).toBeNull();
   });

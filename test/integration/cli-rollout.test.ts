@@ -5,26 +5,23 @@
  * state record, then moving the rollout to history and deleting request and state in one
  * transaction, as the coordinator will. Build with `npx tsc -b` first.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Etcd3 } from 'etcd3';
 import { KeyLayout, rolloutControlSchema, rolloutRequestSchema, type RolloutRequest, type RolloutState } from '@gantry/spec';
-import { repoRoot, serviceEnv, waitFor } from '@gantry/testkit';
+import { serviceEnv, waitFor } from '@gantry/testkit';
+import { cliEnv, gantryBin, lastJson, runGantry } from '../support/cli';
 
 const env = serviceEnv();
 const endpoint = env.etcdEndpoints[0];
 const project = `it-${randomBytes(4).toString('hex')}`;
 const keys = new KeyLayout();
 const etcd = new Etcd3({ hosts: env.etcdEndpoints });
-const bin = join(repoRoot(), 'packages/cli/bin/gantry.js');
 
-const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GANTRY_')));
-const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: childEnv, timeout: 30_000 });
+const run = (args: string[]) => runGantry(args, 30_000);
 /** gantry VERB… PROJECT COMPONENT with this test's project and etcd. */
 const gantry = (verb: string[], component: string, ...options: string[]) => run([...verb, project, component, '--etcd', endpoint, ...options]);
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
 const get = (key: string) => etcd.get(key).string();
 const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
 
@@ -34,7 +31,7 @@ interface Running {
   kill: (signal: NodeJS.Signals) => void;
 }
 function start(verb: string[], component: string, ...options: string[]): Running {
-  const child = spawn(process.execPath, [bin, ...verb, project, component, '--etcd', endpoint, '--json', ...options], { env: childEnv });
+  const child = spawn(process.execPath, [gantryBin, ...verb, project, component, '--etcd', endpoint, '--json', ...options], { env: cliEnv });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)));
   let stderr = '';
@@ -279,7 +276,7 @@ describe('gantry deploy and rollout', () => {
       expect(gantry(['deploy'], 'web', '--tag', 'v6', '--no-wait').status).toBe(0);
       const id = (await storedRequest()).id;
       await etcd.put(keys.rolloutState(project, 'web')).value(JSON.stringify(stateOf(id, 'running')));
-      const child = spawn(process.execPath, [bin, 'rollout', 'abort', project, 'web', '--etcd', endpoint], { env: childEnv });
+      const child = spawn(process.execPath, [gantryBin, 'rollout', 'abort', project, 'web', '--etcd', endpoint], { env: cliEnv });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -7,27 +7,23 @@
  * injected at the exact point. Hosts are faked by writing their keys directly. Build with
  * `npx tsc -b` first (`npm test` does).
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Etcd3, type IKeyValue } from 'etcd3';
 import { KeyLayout, rolloutControlSchema, type RolloutRequest } from '@gantry/spec';
-import { repoRoot, serviceEnv, waitFor } from '@gantry/testkit';
+import { serviceEnv, waitFor } from '@gantry/testkit';
 import { CliError } from '../../packages/cli/src/cli-error';
 import { applySetVersion, pinsLeftError, type SetVersionInput } from '../../packages/cli/src/commands/set-version';
 import { FleetClient } from '../../packages/cli/src/fleet/fleet-client';
 import { desiredValue, MAX_TXN_OPS, type TxnPlan } from '../../packages/cli/src/fleet/set-version-plan';
+import { lastJson, runGantry } from '../support/cli';
 
 const env = serviceEnv();
 const endpoint = env.etcdEndpoints[0];
 const project = `it-${randomBytes(4).toString('hex')}`;
 const keys = new KeyLayout();
 const etcd = new Etcd3({ hosts: env.etcdEndpoints });
-const bin = join(repoRoot(), 'packages/cli/bin/gantry.js');
 
-const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GANTRY_')));
-const gantry = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--project', project, '--etcd', endpoint], { encoding: 'utf8', env: childEnv, timeout: 60_000 });
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
+const gantry = (...args: string[]) => runGantry([...args, '--project', project, '--etcd', endpoint]);
 const get = (key: string) => etcd.get(key).string();
 const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
 const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -4,30 +4,18 @@
  * environment variable and no container restarts — every host says the change is pending — then
  * `gantry deploy --config --batch 1` rolls it one host at a time under load, losing no request.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { PrefixWatcher } from '@gantry/etcd';
 import { componentConfigHash, componentStatusSchema, projectConfigSchema, type ComponentStatus } from '@gantry/spec';
-import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
+import { ensureDemoImages, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
+import { runGantry, runGantryAsync } from '../support/cli';
 import { demoConfig } from '../support/demo-config';
 import { Fleet, FLEET_PORT, keys } from '../support/fleet';
 
-const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GANTRY_')));
-const gantry = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', serviceEnv().etcdEndpoints.join(',')], { encoding: 'utf8', env: childEnv, timeout: 120_000 });
-
-/** The same, without blocking this process: load and watches go on while it runs. */
-const gantryAsync = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', serviceEnv().etcdEndpoints.join(',')], { env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+const etcdArgs = () => ['--etcd', serviceEnv().etcdEndpoints.join(',')];
+const gantry = (...args: string[]) => runGantry([...args, ...etcdArgs()], 120_000);
 
 beforeAll(() => ensureDemoImages(), 600_000);
 
@@ -82,7 +70,7 @@ describe('a config change rolls out batch by batch', () => {
     const loads = fleet.agents.map((_, i) => startLoad({ url: fleet.url(i), connections: 2, rate: 40 }));
     await waitFor(() => loads.every((l) => l.snapshot().ok > 10), { what: 'load to flow' });
     const t0 = Date.now();
-    const deploy = await gantryAsync('deploy', fleet.project, 'web', '--config', '--batch', '1', '--json');
+    const deploy = await runGantryAsync(['deploy', fleet.project, 'web', '--config', '--batch', '1', '--json', ...etcdArgs()]);
     const rolledMs = Date.now() - t0;
     const reports = await Promise.all(loads.map((l) => l.stop()));
     await watcher.stop();

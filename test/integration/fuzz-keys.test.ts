@@ -7,10 +7,10 @@
  * request under a component name with a space in it made every elected coordinator exit.
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { agentStatusSchema, coordinatorRecordSchema, parseRecord, rolloutHistoryEntrySchema, rolloutRequestSchema, type KeyKind } from '@gantry/spec';
-import { ensureDemoImages, hugeText, layoutKey, repoRoot, serviceEnv, startLoad, storedText, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, hugeText, layoutKey, serviceEnv, startLoad, storedText, waitFor, type LoadRun } from '@gantry/testkit';
+import { runGantry } from '../support/cli';
 import { Fleet, keys } from '../support/fleet';
 
 const HOSTS = 3;
@@ -43,8 +43,7 @@ class FuzzFleet extends Fleet {
 const request = (id: string, component: string, toVersion: string) =>
   JSON.stringify({ id, component, toVersion, policy: rolloutRequestSchema.shape.policy.parse({}), createdBy: 'fuzz', createdAt: new Date().toISOString() });
 
-const gantry = (...args: string[]) =>
-  spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', serviceEnv().etcdEndpoints.join(',')], { encoding: 'utf8', timeout: 30_000 });
+const gantry = (...args: string[]) => runGantry([...args, '--etcd', serviceEnv().etcdEndpoints.join(',')]);
 
 beforeAll(() => ensureDemoImages(), 600_000);
 

@@ -5,14 +5,13 @@
  * did, and a gone host's status keys are removed after --gone-host-retention. The same rules against
  * an injected clock: rollout-rules.test.ts.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { coordinatorRecordSchema, rolloutHistoryEntrySchema, rolloutRequestSchema, rolloutStateSchema, type RolloutControl, type RolloutHistoryEntry, type RolloutState } from '@gantry/spec';
-import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { Fleet, FLEET_PORT, keys } from '../support/fleet';
 import { freeHostAddresses } from '../support/local-host';
+import { runGantry } from '../support/cli';
 
 const HOSTS = 3;
 const RETENTION_S = 4;
@@ -54,7 +53,7 @@ class RulesFleet extends Fleet {
   }
 
   gantry(...args: string[]) {
-    return spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', this.endpoints.join(',')], { encoding: 'utf8', timeout: 60_000 });
+    return runGantry([...args, '--etcd', this.endpoints.join(',')], 60_000);
   }
 }
 

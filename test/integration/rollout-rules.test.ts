@@ -6,9 +6,7 @@
  * a wait that must NOT end is checked after the coordinator has read the clock again (a pass ran),
  * never after a fixed sleep. Real gantryd processes and traffic: rollout-cancel.test.ts.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import {
   componentStatusSchema,
@@ -22,12 +20,13 @@ import {
   type RolloutHistoryEntry,
   type RolloutState,
 } from '@gantry/spec';
-import { repoRoot, serviceEnv, waitFor } from '@gantry/testkit';
+import { serviceEnv, waitFor } from '@gantry/testkit';
 import type { EnsureImageRequest, ImageInfo } from '@gantry/agent';
 import { Agent } from '../../packages/agent/src/agent/agent';
 import { createLogger } from '../../packages/agent/src/agent/logger';
 import { demoConfig } from '../support/demo-config';
 import { SimulatedProxy, SimulatedRuntime } from '../support/simulated-host';
+import { runGantry } from '../support/cli';
 
 const keys = new KeyLayout();
 const env = serviceEnv();
@@ -382,7 +381,7 @@ describe('rollout rules (real etcd, simulated engines, injected clock)', () => {
     await waitFor(async () => (await f.status(gone))?.observed?.key === keys.hostDesired(f.project, gone, 'web'), { what: `${gone} observing its pin` });
     await f.stopAgent(gone);
     await f.clock.passes();
-    const hosts = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'hosts', '--project', f.project, '--etcd', env.etcdEndpoints[0], '--json'], { encoding: 'utf8', timeout: 30_000 });
+    const hosts = runGantry(['hosts', '--project', f.project, '--etcd', env.etcdEndpoints[0], '--json'], 30_000);
     expect(hosts.status).toBe(0);
     const listed = JSON.parse(hosts.stdout.trim().split('\n').pop()!);
     expect(listed.hosts.map((h: { hostId: string }) => h.hostId)).not.toContain(gone);
