@@ -55,3 +55,20 @@ describe('a bad config', () => {
     expect(run.stderr).toMatch(/cannot read config .*nope\.json: ENOENT/);
   });
 });
+
+describe("gantryd's last-resort crash handlers", () => {
+  // What nothing else caught (no input may reach this: test/integration/fuzz-keys.test.ts asserts it).
+  for (const [what, code] of [
+    ['an unhandled rejection', "Promise.reject(new Error('boom from a rejection'))"],
+    ['an uncaught exception', "setTimeout(() => { throw new Error('boom from a throw'); }, 0)"],
+  ] as const) {
+    it(`log ${what} as one JSON line with its stack, then exit 70`, () => {
+      const handlers = join(repoRoot(), 'packages/agent/dist/agent/crash-report.js');
+      const run = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(handlers)}).installCrashHandlers({ host: 'h1', project: 'p' }); ${code}`], { encoding: 'utf8' });
+      expect(run.status).toBe(70);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', event: 'crash', host: 'h1', project: 'p', error: expect.stringMatching(/^boom/), stack: expect.stringContaining('Error: boom') });
+    });
+  }
+});

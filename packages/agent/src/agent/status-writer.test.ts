@@ -60,4 +60,19 @@ describe('status writer', () => {
     expect(store.puts).toEqual([['k', '1']]);
     writer.stop();
   });
+
+  it('writes its last value again when a watch shows someone else changed or deleted the key, and only then', async () => {
+    const store = memoryStore();
+    const writer = new StatusWriter(store, { minIntervalMs: 0 });
+    writer.set('k', 'mine');
+    await waitFor(() => store.puts.length === 1, { what: 'the first write' });
+    expect(writer.reassert('k', 'mine')).toBe(false); // the echo of our own write
+    expect(writer.reassert('other', 'x')).toBe(false); // never ours
+    expect(writer.reassert('k', '{"garbage"')).toBe(true);
+    await waitFor(() => store.puts.length === 2, { what: 'the rewrite' });
+    expect(writer.reassert('k', undefined)).toBe(true); // deleted by hand
+    await waitFor(() => store.puts.length === 3, { what: 'the rewrite after a delete' });
+    expect(store.puts.map(([, v]) => v)).toEqual(['mine', 'mine', 'mine']);
+    writer.stop();
+  });
 });

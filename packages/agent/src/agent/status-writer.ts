@@ -55,6 +55,19 @@ export class StatusWriter {
     }
   }
 
+  /**
+   * What etcd now holds at `key` (undefined: deleted), seen by a watch. If it is not what this
+   * writer last wrote there, and nothing newer is on its way, the last value is written again: a
+   * record only this agent may write is never left as someone else wrote it. True if it will be.
+   */
+  reassert(key: string, stored: string | undefined): boolean {
+    const mine = this.written.get(key);
+    if (this.stopped || mine === undefined || mine === stored || this.pending.has(key) || this.inFlight.has(key)) return false;
+    this.written.delete(key);
+    this.set(key, mine);
+    return true;
+  }
+
   /** Forgets what was written, so everything set again is written again (after etcd lost data). */
   invalidate(): void {
     this.written.clear();
