@@ -241,6 +241,47 @@ describe('on the shared etcd', () => {
     await keeper.stop({ revoke: false });
   });
 
+  it('create-only keys are written only if absent, never over another writer, not even after a lease loss', async () => {
+    const key = `${root}create-only/registration`;
+    const conflicts: Array<{ key: string; value: string; leaseId: string }> = [];
+    const keeper = new LeaseKeeper(client, { ttlSeconds: 3, onConflict: (k, existing) => conflicts.push({ key: k, value: existing.value, leaseId: existing.leaseId }) });
+    try {
+      const firstLease = await keeper.start();
+      expect(await keeper.putIfAbsent(key, 'first')).toEqual({ outcome: 'written' });
+      const stored = (await client.get(key).exec()).kvs[0];
+      expect(stored).toMatchObject({ lease: firstLease });
+      expect(await keeper.putIfAbsent(key, 'first')).toEqual({ outcome: 'written' }); // already there: no write
+      expect((await client.get(key).exec()).kvs[0]?.mod_revision).toBe(stored.mod_revision);
+
+      // A second writer is refused, told what holds the key, and leaves nothing behind.
+      const second = new LeaseKeeper(client, { ttlSeconds: 3 });
+      expect(await second.putIfAbsent(key, 'second')).toEqual({
+        outcome: 'exists',
+        existing: { value: 'first', leaseId: firstLease, createRevision: stored.create_revision, modRevision: stored.mod_revision },
+      });
+      expect(second.status()).toMatchObject({ keys: 0, pendingKeys: 0 });
+      await second.stop({ revoke: true });
+      expect((await client.get(key).exec()).kvs[0]).toMatchObject({ value: Buffer.from('first'), mod_revision: stored.mod_revision });
+      expect(conflicts).toEqual([]);
+
+      // Our lease goes; meanwhile another writer created the key. The keeper must not overwrite it.
+      const intruder = await client.leaseClient.leaseGrant({ TTL: 30, ID: 0 });
+      try {
+        await client.put(key).value('intruder').lease(intruder.ID);
+        await client.leaseClient.leaseRevoke({ ID: firstLease });
+        await waitFor(() => conflicts.length > 0, { timeoutMs: 10_000, intervalMs: 20, what: 'onConflict after the lease loss' });
+        expect(conflicts).toEqual([{ key, value: 'intruder', leaseId: intruder.ID }]);
+        expect(keeper.status()).toMatchObject({ state: 'alive', losses: 1, keys: 0, pendingKeys: 0 });
+        expect(keeper.status().leaseId).not.toBe(firstLease);
+        expect((await client.get(key).exec()).kvs[0]).toMatchObject({ value: Buffer.from('intruder'), lease: intruder.ID });
+      } finally {
+        await client.leaseClient.leaseRevoke({ ID: intruder.ID });
+      }
+    } finally {
+      await keeper.stop({ revoke: true });
+    }
+  });
+
   it('fenced writes commit only while the election key holds our value or lease', async () => {
     const election = `${root}election`;
     const target = `${root}rollout`;
@@ -475,6 +516,36 @@ describe('against an etcd this test kills and restarts', () => {
     timings.oldLeaseGoneAfterSpawn = Date.now() - own.spawnedAt;
     expect(await writer.get(key).string()).toBe('host-1');
 
+    await keeper.stop({ revoke: true });
+    expect(await writer.get(key).string()).toBeNull();
+  });
+
+  it('(c) a create-only key is written again under the new lease when etcd returns — also when etcd revived the old one', async () => {
+    const key = `/gantry-test/${runId}/create-only-restart/registration`;
+    const conflicts: string[] = [];
+    let restored = false;
+    const keeper = new LeaseKeeper(connect(own.endpoint), { ttlSeconds: 2, onConflict: (_k, e) => conflicts.push(e.value), onRestored: () => (restored = true) });
+    stoppers.push(() => keeper.stop({ revoke: true }));
+    const firstLease = await keeper.start();
+    expect(await keeper.putIfAbsent(key, 'host-1')).toEqual({ outcome: 'written' });
+    const before = (await writer.get(key).exec()).kvs[0];
+
+    await own.kill();
+    const killedAt = Date.now();
+    await waitFor(() => keeper.status().losses === 1 && Date.now() - killedAt > 2500, { timeoutMs: 10_000, intervalMs: 50, what: 'the lease to be lost' });
+    await own.start();
+    await waitFor(() => restored, { timeoutMs: 20_000, intervalMs: 10, what: 'onRestored' });
+    const after = (await writer.get(key).exec()).kvs[0];
+    expect(conflicts).toEqual([]);
+    expect(after?.value.toString()).toBe('host-1');
+    expect(after?.lease).toBe(keeper.status().leaseId);
+    expect(after?.lease).not.toBe(firstLease);
+    // Same create revision: etcd still had the key (its old lease revived on restart) and it was moved, not re-created.
+    console.info(`create-only key after etcd restart: ${after?.create_revision === before.create_revision ? 'moved from the revived old lease' : 're-created (the old lease had expired)'}`);
+
+    // The old lease expires without taking the key along.
+    await waitFor(async () => (await writer.leaseClient.leaseTimeToLive({ ID: firstLease, keys: false })).TTL === '-1', { timeoutMs: 15_000, intervalMs: 100, what: 'the old lease to expire' });
+    expect(await writer.get(key).string()).toBe('host-1');
     await keeper.stop({ revoke: true });
     expect(await writer.get(key).string()).toBeNull();
   });

@@ -18,7 +18,6 @@ import {
   type RolloutHistoryEntry,
 } from '@gantry/spec';
 import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
-import { AgentProcess } from '../support/agent-process';
 import { Fleet, keys } from '../support/fleet';
 
 const HOSTS = 5;
@@ -240,7 +239,7 @@ describe('rolling updates across five agents', () => {
     }, { timeoutMs: 15_000, intervalMs: 50, what: 'another coordinator' });
     const takeoverMs = Date.now() - killedAt;
     // The killed host comes back (its agent restarted), as an operator's supervisor would.
-    fleet.agents[index] = new AgentProcess(fleet.agents[index].spec).start();
+    await fleet.restart(index);
 
     const entry = await fleet.history('back-to-v1');
     await fleet.converged('v1');

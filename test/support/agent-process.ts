@@ -45,11 +45,24 @@ export class AgentProcess {
       partial = lines.pop() ?? '';
       for (const line of lines) if (line) this.onLine(line);
     };
+    this.closed = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     this.child = child;
     return this;
   }
+
+  /** The gantryd process's pid (once started). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Resolves with the exit code (null if killed by a signal) once the process has exited and its last log line is in. */
+  exited(): Promise<number | null> {
+    return this.closed ?? Promise.reject(new Error('not started'));
+  }
+
+  private closed?: Promise<number | null>;
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;

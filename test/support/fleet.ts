@@ -40,6 +40,19 @@ export class Fleet {
     );
   }
 
+  /**
+   * Starts host i's agent again after it died, once etcd has let go of its registration (bound to
+   * the dead agent's lease): until then a new gantryd for that host id is refused (exit 4), as a
+   * supervisor's restart would be. Returns how long the registration took to go (ms).
+   */
+  async restart(i: number): Promise<number> {
+    const since = Date.now();
+    const key = keys.registration(this.project, this.agents[i].spec.hostId);
+    await waitFor(async () => (await this.etcd.get(key).string()) === null, { timeoutMs: 30_000, intervalMs: 50, what: `${key} to expire` });
+    this.agents[i] = new AgentProcess(this.agents[i].spec).start();
+    return Date.now() - since;
+  }
+
   url(i: number, path = '/'): string {
     return `http://${this.agents[i].spec.bindAddress}:${FLEET_PORT}${path}`;
   }

@@ -4,7 +4,9 @@ import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions
 import { DEFAULT_HISTORY_LIMIT, KeyLayout } from '@gantry/spec';
 import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
-import { createLogger } from './agent/logger';
+import { HostLock, HostLockedError } from './agent/host-lock';
+import { createLogger, type Logger } from './agent/logger';
+import { EXIT_HOST_ALREADY_RUNNING, HostAlreadyRunningError } from './agent/registration';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
 
 const agentVersion: string = require('../package.json').version;
@@ -20,7 +22,26 @@ function parseLabels(raw: string[]): Record<string, string> {
   return labels;
 }
 
-/** gantryd's entry point: runs the agent until SIGINT/SIGTERM. */
+/**
+ * Refuses to run a host id that already runs: one plain line on stderr, one JSON log line, exit 4.
+ * Nothing was started or written by then.
+ */
+async function refuse(log: Logger, message: string, meta: Record<string, unknown>): Promise<never> {
+  process.stderr.write(`gantryd: ${message}\n`);
+  log.error('refusing to start: this host id already runs', { ...meta, error: message });
+  await new Promise<void>((resolve) => {
+    log.on('finish', () => resolve());
+    log.end();
+    setTimeout(resolve, 500).unref();
+  });
+  process.exit(EXIT_HOST_ALREADY_RUNNING);
+}
+
+/**
+ * gantryd's entry point: runs the agent until SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage,
+ * 3 the state directory cannot be locked, 4 this host id already runs (the state directory's lock is
+ * held, or etcd holds another gantryd's registration for it).
+ */
 export async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
     .scriptName('gantryd')
@@ -67,6 +88,19 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`gantryd: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  // One gantryd per host id: this machine's lock on the host's state directory first, then (the
+  // agent's first step) a registration in etcd created only if absent.
+  let lock: HostLock;
+  try {
+    lock = HostLock.acquire({ stateDir: args['state-dir'], hostId: args.host });
+  } catch (err) {
+    if (err instanceof HostLockedError) return refuse(log, err.message, { hostId: args.host, lockFile: err.lockFile, ...(err.owner && { holder: err.owner }) });
+    process.stderr.write(`gantryd: cannot lock the state directory of host ${args.host} under ${args['state-dir']}: ${(err as Error).message}\n`);
+    process.exit(3);
+  }
+  process.on('exit', () => lock.release());
+  if (lock.tookOver) log.warn('took over a stale lock', { lockFile: lock.file, reason: lock.tookOver.reason, ...(lock.tookOver.owner && { previous: lock.tookOver.owner }) });
+
   log.info('connecting to etcd', { etcd: describeConnection(connection) });
   const etcd = connectEtcd(connection);
   const agent = new Agent({
@@ -80,10 +114,14 @@ export async function main(argv: string[]): Promise<void> {
     leaseTtlS: args['lease-ttl'],
     resyncMs: args.resync * 1000,
     coordinator: { historyLimit: args['history-limit'], goneHostRetentionMs: parseDurationMs(args['gone-host-retention']) },
+    onRegistrationTaken: (err) => {
+      process.stderr.write(`gantryd: ${err.message}\n`);
+      shutdown('registration taken', EXIT_HOST_ALREADY_RUNNING);
+    },
   });
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     log.info('stopping: containers and HAProxy keep serving', { signal });
@@ -92,10 +130,19 @@ export async function main(argv: string[]): Promise<void> {
       .catch((err: Error) => log.error('error while stopping', { error: err.message }))
       .finally(() => {
         etcd.close();
-        process.exit(0);
+        lock.release();
+        process.exit(code);
       });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (err) {
+    if (stopping) return; // SIGTERM or SIGINT before etcd answered: shutdown() exits
+    if (!(err instanceof HostAlreadyRunningError)) throw err;
+    lock.release();
+    etcd.close();
+    return refuse(log, err.message, { hostId: err.hostId, key: err.key, holder: err.holder, holderLease: err.existing.leaseId });
+  }
 }

@@ -13,12 +13,41 @@ export interface LeaseKeeperOptions {
   onLost?: (reason: Error) => void;
   /** After a loss: a new lease is granted and every bound key is written again under it. */
   onRestored?: (leaseId: string) => void;
+  /**
+   * A create-only key (see `putIfAbsent`) that this keeper had written was found held by another
+   * writer when the keeper went to write it again — after a loss, someone else created it while our
+   * lease was gone. The keeper did not overwrite it and has unbound the key. (A conflict on the first
+   * write is `putIfAbsent`'s result, not this.)
+   */
+  onConflict?: (key: string, existing: ExistingKey) => void;
   /** Told about each failed call (informational; the keeper retries by itself). */
   onError?: (err: Error) => void;
   /** Deadline of each unary call (grant, put, revoke), ms. Default 5000. */
   callTimeoutMs?: number;
   /** Retry delay for grants and writes. Default 100 ms doubling to 2 s. */
   backoff?: BackoffOptions;
+}
+
+/** A key found in etcd, held by another writer. */
+export interface ExistingKey {
+  value: string;
+  /** The lease it is bound to (decimal; "0" for none). */
+  leaseId: string;
+  createRevision: string;
+  modRevision: string;
+}
+
+/** How a `putIfAbsent` ended. */
+export type PutIfAbsentResult = { outcome: 'written' } | { outcome: 'exists'; existing: ExistingKey } | { outcome: 'superseded' } | { outcome: 'stopped' };
+
+/**
+ * What a create-only write may do with the key it finds: create it (absent), move it to the
+ * current lease (it is ours, under a lease of this keeper that etcd still has: revived on an etcd
+ * restart, or lost only by our stricter timer), or leave it alone (another writer's). Pure.
+ */
+export function createOnlyDecision(existing: Pick<ExistingKey, 'leaseId'> | undefined, ownLeases: ReadonlySet<string>): 'create' | 'claim' | 'conflict' {
+  if (!existing) return 'create';
+  return existing.leaseId !== '0' && ownLeases.has(existing.leaseId) ? 'claim' : 'conflict';
 }
 
 export type LeaseKeeperState = 'idle' | 'granting' | 'alive' | 'lost' | 'stopped';
@@ -57,6 +86,9 @@ type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResp
  *   lease's expiry cannot delete it later.
  * - Writes only when something changes: `put` of the value a key already has under the current lease
  *   is not written again.
+ * - A key bound with `putIfAbsent` is created only if absent, in a transaction, at first and after
+ *   every loss: it never overwrites another writer's value (a second agent that registered the same
+ *   host while our lease was gone); the keeper unbinds it and says so (`onConflict`).
  *
  * Stop it before closing its client: grpc-js keeps the keepalive stream running after `close()`
  * (measured: ~10 s), and only then does the keeper see the client is closed and give up.
@@ -81,6 +113,14 @@ export class LeaseKeeper {
   private readonly written = new Map<string, { value: string; leaseId: string }>();
   /** Keys unbound but not yet deleted from etcd. */
   private readonly toDelete = new Set<string>();
+  /** Bound keys written only if absent (or still under one of our leases). */
+  private readonly createOnly = new Set<string>();
+  /** Create-only keys found held by another writer, and what held them. */
+  private readonly conflicts = new Map<string, ExistingKey>();
+  /** Every lease this keeper was granted: a create-only key under one of them is ours. */
+  private readonly ownLeases = new Set<string>();
+  /** Create-only keys this keeper has written at least once. */
+  private readonly createdOnce = new Set<string>();
   /** Callers of put/delete waiting for etcd to hold what they asked. */
   private waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
 
@@ -127,6 +167,32 @@ export class LeaseKeeper {
    */
   put(key: string, value: string): Promise<void> {
     if (this.state === 'stopped') return Promise.resolve();
+    this.createOnly.delete(key);
+    this.createdOnce.delete(key);
+    return this.bind(key, value);
+  }
+
+  /**
+   * Like `put`, but etcd's key is only ever created, never overwritten: each write — the first, and
+   * the rewrite after every lease loss — is a transaction that puts the key only if it does not
+   * exist (or still exists under a lease of this keeper). Resolves `written` once etcd holds the
+   * value under the current lease; `exists`, with what etcd holds, if another writer has the key
+   * (the key is then unbound and left alone; a conflict found later, after a loss, goes to
+   * `onConflict`); `superseded` if another put or delete of the key came first; `stopped` if the
+   * keeper stopped first. Never rejects; retries while etcd is unreachable.
+   */
+  async putIfAbsent(key: string, value: string): Promise<PutIfAbsentResult> {
+    if (this.state === 'stopped') return { outcome: 'stopped' };
+    this.createOnly.add(key);
+    this.conflicts.delete(key);
+    await this.bind(key, value); // settles once written, found held by another (unbound), superseded or stopped
+    const existing = this.conflicts.get(key);
+    if (existing) return { outcome: 'exists', existing };
+    if (this.isWritten(key)) return { outcome: 'written' };
+    return this.status().state === 'stopped' ? { outcome: 'stopped' } : { outcome: 'superseded' };
+  }
+
+  private bind(key: string, value: string): Promise<void> {
     this.desired.set(key, value);
     this.toDelete.delete(key);
     if (this.state === 'idle') void this.start();
@@ -140,6 +206,8 @@ export class LeaseKeeper {
   delete(key: string): Promise<void> {
     if (this.state === 'stopped') return Promise.resolve();
     this.desired.delete(key);
+    this.createOnly.delete(key);
+    this.createdOnce.delete(key);
     this.toDelete.add(key);
     const settled = this.waitUntil(() => this.state === 'stopped' || !this.toDelete.has(key));
     void this.flush();
@@ -215,6 +283,7 @@ export class LeaseKeeper {
     this.backoff.reset();
     this.restoring = this.state === 'lost';
     this.leaseId = id;
+    this.ownLeases.add(String(id));
     this.grantedTtl = ttl;
     this.state = 'alive';
     this.confirmed();
@@ -347,7 +416,16 @@ export class LeaseKeeper {
             this.written.delete(key);
           } else {
             if (this.desired.get(key) !== value) continue; // superseded meanwhile; the next flush writes it
-            await this.client.put(key).value(value).lease(leaseId).options(deadlineIn(this.callTimeoutMs)).exec();
+            if (this.createOnly.has(key)) {
+              const existing = await this.createIfAbsent(key, value, leaseId);
+              if (existing) {
+                this.unbindConflicted(key, existing);
+                continue;
+              }
+              this.createdOnce.add(key);
+            } else {
+              await this.client.put(key).value(value).lease(leaseId).options(deadlineIn(this.callTimeoutMs)).exec();
+            }
             this.written.set(key, { value, leaseId });
           }
           this.settleWaiters();
@@ -381,6 +459,41 @@ export class LeaseKeeper {
         }
       }
     });
+  }
+
+  /**
+   * Puts a create-only key under `leaseId` if etcd does not have it, or has it under a lease of ours;
+   * returns what another writer holds instead (nothing is written then).
+   */
+  private async createIfAbsent(key: string, value: string, leaseId: string): Promise<ExistingKey | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const put = () => this.client.put(key).value(value).lease(leaseId);
+      const created = await this.client.if(key, 'Create', '==', 0).then(put()).else(this.client.get(key)).options(deadlineIn(this.callTimeoutMs)).commit();
+      if (created.succeeded) return undefined;
+      const kv = created.responses[0]?.response_range?.kvs?.[0];
+      if (!kv) continue; // deleted in between: try creating it again
+      const existing: ExistingKey = { value: kv.value.toString(), leaseId: String(kv.lease ?? '0'), createRevision: String(kv.create_revision), modRevision: String(kv.mod_revision) };
+      if (createOnlyDecision(existing, this.ownLeases) === 'conflict') return existing;
+      // Ours under an earlier lease: move it to this one, unless it changed since we read it.
+      const claimed = await this.client.if(key, 'Mod', '==', existing.modRevision).then(put()).options(deadlineIn(this.callTimeoutMs)).commit();
+      if (claimed.succeeded) return undefined;
+    }
+    throw new Error(`${key} keeps changing under a create-only write`);
+  }
+
+  private unbindConflicted(key: string, existing: ExistingKey): void {
+    const rewrite = this.createdOnce.delete(key);
+    this.desired.delete(key);
+    this.createOnly.delete(key);
+    this.written.delete(key);
+    this.conflicts.set(key, existing);
+    this.settleWaiters();
+    if (!rewrite) return;
+    try {
+      this.opts.onConflict?.(key, existing);
+    } catch {
+      // a callback that throws must not stop the keeper
+    }
   }
 
   private pendingWork(): boolean {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { LeaseKeeper, PrefixWatcher } from '@gantry/etcd';
 import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, ProjectConfig } from '@gantry/spec';
@@ -7,6 +8,8 @@ import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
 import { StatusWriter } from './status-writer';
+import { fitAgentStatus } from './fit-status';
+import { HostAlreadyRunningError, registerHost } from './registration';
 import { RolloutCoordinator, type CoordinatorOptions } from '../rollout/coordinator';
 
 export interface AgentOptions {
@@ -24,6 +27,8 @@ export interface AgentOptions {
   retryBaseMs?: number;
   /** Options of this agent's rollout coordinator candidate (gantryd's --history-limit, --gone-host-retention; a test's clock). */
   coordinator?: Pick<CoordinatorOptions, 'clock' | 'historyLimit' | 'goneHostRetentionMs' | 'tickMs'>;
+  /** Another gantryd registered this host while our lease was gone: this agent has stopped writing status and must stop. */
+  onRegistrationTaken?: (err: HostAlreadyRunningError) => void;
 }
 
 /**
@@ -58,7 +63,9 @@ export class Agent {
       agentVersion: this.opts.agentVersion,
       startedAt: new Date().toISOString(),
       pid: process.pid,
+      hostname: hostname(),
     };
+    const registrationKey = keys.registration(ctx.project, ctx.hostId);
     this.lease = new LeaseKeeper(this.opts.etcd, {
       ttlSeconds: this.opts.leaseTtlS ?? 10,
       onLost: () => log.warn('registration lease lost; re-registering when etcd answers'),
@@ -68,8 +75,21 @@ export class Agent {
         this.writer.invalidate();
         for (const w of this.workers.values()) w.poke();
       },
+      // Created only if absent, also after a loss: never over another gantryd that registered meanwhile.
+      onConflict: (_key, existing) => {
+        const err = new HostAlreadyRunningError(ctx.hostId, registrationKey, existing);
+        log.error('registration taken by another gantryd while our lease was gone: this agent stops', { error: err.message });
+        this.writer.stop(); // its status is theirs to write now
+        this.opts.onRegistrationTaken?.(err);
+      },
     });
-    void this.lease.put(keys.registration(ctx.project, ctx.hostId), JSON.stringify(registration));
+    // Registered before anything runs: a second gantryd for this host id stops here, having touched nothing.
+    try {
+      await registerHost(this.lease, registrationKey, registration);
+    } catch (err) {
+      await this.lease.stop({ revoke: true });
+      throw err;
+    }
 
     const prefixes = [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`];
     for (const prefix of prefixes) {
@@ -142,6 +162,6 @@ export class Agent {
       problems: problems.map((p) => ({ ...p, at })),
       updatedAt: at,
     };
-    this.writer.set(this.opts.keys.agent(this.opts.ctx.project, this.opts.ctx.hostId), JSON.stringify(status));
+    this.writer.set(this.opts.keys.agent(this.opts.ctx.project, this.opts.ctx.hostId), JSON.stringify(fitAgentStatus(status)));
   }
 }

@@ -7,6 +7,7 @@ import { stopComponent } from '../engine/stop';
 import { updateComponent, type EngineDeps } from '../engine/update';
 import { watchHealth } from '../engine/watch-health';
 import { applyEvent, containerRecords, sameStatus } from './component-status';
+import { fitComponentStatus } from './fit-status';
 import type { ComponentIntent, KeyProblem } from './desired-state';
 import type { Logger } from './logger';
 
@@ -99,9 +100,12 @@ export class ComponentWorker {
     return [...this.configProblems, ...(this.intent?.problems ?? [])].map((p) => ({ key: p.key, reason: p.reason, at }));
   }
 
-  /** Records and reports a status; one that differs only in `updatedAt` is not news, and is dropped. */
+  /**
+   * Records and reports a status; one that differs only in `updatedAt` is not news, and is dropped.
+   * Fitted first (a last error with container logs, huge check details), so it can always be written.
+   */
   private report(patch: Partial<ComponentStatus>): void {
-    const next = { ...this.status, ...patch, updatedAt: now().toISOString() };
+    const next = fitComponentStatus({ ...this.status, ...patch, updatedAt: now().toISOString() });
     if (this.reported && sameStatus(this.status, next)) return;
     this.reported = true;
     this.status = next;
