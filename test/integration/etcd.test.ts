@@ -241,7 +241,7 @@ describe('on the shared etcd', () => {
     await keeper.stop({ revoke: false });
   });
 
-  it('create-only keys are written only if absent, never over another writer, not even after a lease loss', async () => {
+  it('create-only keys are written only if absent, never over another live lease, not even after a lease loss', async () => {
     const key = `${root}create-only/registration`;
     const conflicts: Array<{ key: string; value: string; leaseId: string }> = [];
     const keeper = new LeaseKeeper(client, { ttlSeconds: 3, onConflict: (k, existing) => conflicts.push({ key: k, value: existing.value, leaseId: existing.leaseId }) });
@@ -263,6 +263,15 @@ describe('on the shared etcd', () => {
       await second.stop({ revoke: true });
       expect((await client.get(key).exec()).kvs[0]).toMatchObject({ value: Buffer.from('first'), mod_revision: stored.mod_revision });
       expect(conflicts).toEqual([]);
+
+      // A value under no lease (written by hand) is held by no one alive: it is taken.
+      const byHand = `${root}create-only/by-hand`;
+      await client.put(byHand).value('garbage');
+      const third = new LeaseKeeper(client, { ttlSeconds: 3 });
+      expect(await third.putIfAbsent(byHand, 'mine')).toEqual({ outcome: 'written' });
+      expect((await client.get(byHand).exec()).kvs[0]).toMatchObject({ value: Buffer.from('mine'), lease: third.status().leaseId });
+      await third.stop({ revoke: true });
+      expect(await client.get(byHand).string()).toBeNull();
 
       // Our lease goes; meanwhile another writer created the key. The keeper must not overwrite it.
       const intruder = await client.leaseClient.leaseGrant({ TTL: 30, ID: 0 });

@@ -41,13 +41,14 @@ export interface ExistingKey {
 export type PutIfAbsentResult = { outcome: 'written' } | { outcome: 'exists'; existing: ExistingKey } | { outcome: 'superseded' } | { outcome: 'stopped' };
 
 /**
- * What a create-only write may do with the key it finds: create it (absent), move it to the
- * current lease (it is ours, under a lease of this keeper that etcd still has: revived on an etcd
- * restart, or lost only by our stricter timer), or leave it alone (another writer's). Pure.
+ * What a create-only write may do with the key it finds: create it (absent); take it over under
+ * the current lease (ours, under a lease of this keeper that etcd still has: revived on an etcd
+ * restart, or lost only by our stricter timer; or bound to no lease at all, so held by no one
+ * alive: a value written by hand); or leave it alone (another live lease holds it). Pure.
  */
 export function createOnlyDecision(existing: Pick<ExistingKey, 'leaseId'> | undefined, ownLeases: ReadonlySet<string>): 'create' | 'claim' | 'conflict' {
   if (!existing) return 'create';
-  return existing.leaseId !== '0' && ownLeases.has(existing.leaseId) ? 'claim' : 'conflict';
+  return existing.leaseId === '0' || ownLeases.has(existing.leaseId) ? 'claim' : 'conflict';
 }
 
 export type LeaseKeeperState = 'idle' | 'granting' | 'alive' | 'lost' | 'stopped';
@@ -173,9 +174,9 @@ export class LeaseKeeper {
   }
 
   /**
-   * Like `put`, but etcd's key is only ever created, never overwritten: each write — the first, and
-   * the rewrite after every lease loss — is a transaction that puts the key only if it does not
-   * exist (or still exists under a lease of this keeper). Resolves `written` once etcd holds the
+   * Like `put`, but etcd's key is only ever created, never taken from another live lease: each
+   * write — the first, and the rewrite after every lease loss — is a transaction that puts the key
+   * only if it does not exist (or exists under a lease of this keeper, or under no lease at all). Resolves `written` once etcd holds the
    * value under the current lease; `exists`, with what etcd holds, if another writer has the key
    * (the key is then unbound and left alone; a conflict found later, after a loss, goes to
    * `onConflict`); `superseded` if another put or delete of the key came first; `stopped` if the
@@ -474,7 +475,7 @@ export class LeaseKeeper {
       if (!kv) continue; // deleted in between: try creating it again
       const existing: ExistingKey = { value: kv.value.toString(), leaseId: String(kv.lease ?? '0'), createRevision: String(kv.create_revision), modRevision: String(kv.mod_revision) };
       if (createOnlyDecision(existing, this.ownLeases) === 'conflict') return existing;
-      // Ours under an earlier lease: move it to this one, unless it changed since we read it.
+      // Ours under an earlier lease, or under none: move it to this one, unless it changed since we read it.
       const claimed = await this.client.if(key, 'Mod', '==', existing.modRevision).then(put()).options(deadlineIn(this.callTimeoutMs)).commit();
       if (claimed.succeeded) return undefined;
     }

@@ -49,8 +49,9 @@ export class HostAlreadyRunningError extends Error {
 
 /**
  * Registers the host, only if no other gantryd has: the registration is created in an etcd
- * transaction only if the key does not exist (create revision 0), bound to `lease`; otherwise the
- * holder is left alone and HostAlreadyRunningError names it. The keeper goes on re-creating it —
+ * transaction only if the key does not exist (create revision 0), bound to `lease`; if it exists
+ * under another lease, the holder is left alone and HostAlreadyRunningError names it. (One under
+ * no lease is taken over: a live gantryd's registration is always bound to its lease.) The keeper goes on re-creating it —
  * never overwriting — after every lease loss (its `onConflict` says when someone else took it).
  * Resolves once registered; waits while etcd is unreachable.
  */
