@@ -5,6 +5,7 @@ import { DEFAULT_HISTORY_LIMIT, KeyLayout } from '@gantry/spec';
 import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
 import { HostLock, HostLockedError } from './agent/host-lock';
+import { installCrashHandlers } from './agent/crash-report';
 import { createLogger, type Logger } from './agent/logger';
 import { EXIT_HOST_ALREADY_RUNNING, HostAlreadyRunningError } from './agent/registration';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     .version(agentVersion)
     .parseAsync();
 
+  installCrashHandlers({ host: args.host, project: args.project });
   const log = createLogger({ host: args.host, project: args.project! });
   let connection;
   try {
