@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
-import { LeaseKeeper, PrefixWatcher } from '@gantry/etcd';
+import { FleetMirror, LeaseKeeper, Mirror } from '@gantry/etcd';
 import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, ProjectConfig } from '@gantry/spec';
 import type { EngineDeps } from '../engine/update';
 import type { HostContext } from '../engine/host-context';
+import { removeOrphans } from '../engine/remove';
 import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
@@ -38,18 +39,25 @@ export interface AgentOptions {
  * component's status, and its own, only when they change.
  */
 export class Agent {
-  private readonly values = new Map<string, string>();
   private readonly workers = new Map<string, ComponentWorker>();
-  private readonly watchers: PrefixWatcher[] = [];
+  private mirror?: FleetMirror;
+  private ownRecords?: Mirror<string>;
   private readonly writer: StatusWriter;
   private lease?: LeaseKeeper;
   private lastGoodConfig?: ProjectConfig;
   private resyncTimer?: NodeJS.Timeout;
   private lastAgentProblems = '';
   private coordinator?: RolloutCoordinator;
+  /** What the agent itself cannot act on: the config, keys it ignores, and the coordinator's problems. */
+  private hostProblems: KeyProblem[] = [];
+  private coordinatorProblems: KeyProblem[] = [];
+  /** Components gone from the config whose containers are draining away; none gets a new worker meanwhile. */
+  private readonly retiring = new Map<string, Promise<void>>();
+  private sweep?: Promise<void>;
+  private swept = false;
 
   constructor(private readonly opts: AgentOptions) {
-    this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)) }, {
+    this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)), delete: async (key) => void (await opts.etcd.delete().key(key)) }, {
       onError: (key, err) => opts.log.warn('status write failed; will retry', { key, error: err.message }),
     });
   }
@@ -91,30 +99,40 @@ export class Agent {
       throw err;
     }
 
-    const prefixes = [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`];
-    for (const prefix of prefixes) {
-      const watcher = new PrefixWatcher({
-        client: this.opts.etcd,
-        prefix,
-        onSnapshot: (kvs) => {
-          for (const key of [...this.values.keys()]) if (key.startsWith(prefix)) this.values.delete(key);
-          for (const [key, value] of kvs) this.values.set(key, value);
-          this.refresh();
-        },
-        onChange: (change) => {
-          if (change.type === 'put' && change.value !== undefined) this.values.set(change.key, change.value);
-          else this.values.delete(change.key);
-          this.refresh();
-        },
-        onError: (err) => log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message }),
-      });
-      this.watchers.push(watcher);
-    }
-    await Promise.all(this.watchers.map((w) => w.start()));
+    // One mirror of what this host acts on: the config, the fleet's and its own desired versions.
+    this.mirror = new FleetMirror(keys, {
+      client: this.opts.etcd,
+      prefixes: [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`],
+      onError: (err, prefix) => log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message }),
+    });
+    this.mirror.subscribe(() => this.refresh());
+    // What only this agent writes (its statuses, its record): whatever anyone else writes or deletes
+    // there is put back. Apart from the mirror above: its own writes must not wake the workers.
+    const own = keys.host(ctx.project, ctx.hostId);
+    this.ownRecords = new Mirror<string>({ client: this.opts.etcd, prefixes: [`${own}status/`, `${own}agent`], decode: (_key, text) => text });
+    this.ownRecords.subscribe((changes) => {
+      for (const c of changes) if (this.writer.reassert(c.key, c.after)) log.warn('a record only this agent writes was changed by someone else; writing ours again', { key: c.key });
+    });
+    await Promise.all([this.mirror.start(), this.ownRecords.start()]);
     // Every agent is a candidate for the project's rolling-update coordinator; only the elected one drives.
-    this.coordinator = new RolloutCoordinator({ etcd: this.opts.etcd, keys, project: ctx.project, hostId: ctx.hostId, log, leaseTtlS: this.opts.leaseTtlS ?? 10, ...this.opts.coordinator });
+    this.coordinator = new RolloutCoordinator({
+      etcd: this.opts.etcd,
+      keys,
+      project: ctx.project,
+      hostId: ctx.hostId,
+      log,
+      leaseTtlS: this.opts.leaseTtlS ?? 10,
+      ...this.opts.coordinator,
+      onProblems: (problems) => {
+        this.coordinatorProblems = problems;
+        this.reportAgent();
+      },
+    });
     await this.coordinator.start();
-    this.resyncTimer = setInterval(() => this.workers.forEach((w) => w.poke()), this.opts.resyncMs ?? 30_000);
+    this.resyncTimer = setInterval(() => {
+      this.workers.forEach((w) => w.poke());
+      this.sweepOrphans();
+    }, this.opts.resyncMs ?? 30_000);
     this.resyncTimer.unref();
     log.info('agent started', { bind: ctx.bindAddress });
   }
@@ -123,8 +141,9 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     await this.coordinator?.stop();
-    await Promise.all(this.watchers.map((w) => w.stop()));
+    await Promise.all([this.mirror?.stop(), this.ownRecords?.stop()]);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await Promise.all([...this.retiring.values(), this.sweep]);
     await this.writer.flush(2_000);
     this.writer.stop();
     await this.lease?.stop({ revoke: true });
@@ -132,11 +151,19 @@ export class Agent {
 
   private refresh(): void {
     const { keys, ctx } = this.opts;
-    const intent = hostIntent(keys, ctx.project, ctx.hostId, this.values, this.lastGoodConfig);
+    if (!this.mirror?.synced) return; // no decision from a partial view
+    const intent = hostIntent(keys, ctx.project, ctx.hostId, this.mirror, this.lastGoodConfig);
     if (intent.config) this.lastGoodConfig = intent.config;
-    this.reportAgent(intent.configProblems);
+    this.hostProblems = [...intent.configProblems, ...intent.ignoredKeys];
+    this.reportAgent();
     if (!intent.config) return;
+    for (const [name, worker] of this.workers) if (!intent.components.some((c) => c.component.name === name)) this.retire(name, worker, intent.config);
+    if (!this.swept && intent.configProblems.length === 0) {
+      this.swept = true; // once at start, then at each resync: a Docker listing per etcd change would be waste
+      this.sweepOrphans();
+    }
     for (const ci of intent.components) {
+      if (this.retiring.has(ci.component.name)) continue; // back in the config: a new worker once the old one is gone
       let worker = this.workers.get(ci.component.name);
       if (!worker) {
         worker = new ComponentWorker(ci.component.name, {
@@ -152,7 +179,41 @@ export class Agent {
     }
   }
 
-  private reportAgent(problems: KeyProblem[]): void {
+  /** A component left the config: its worker drains and removes it, then its status key goes. */
+  private retire(name: string, worker: ComponentWorker, config: ProjectConfig): void {
+    const { keys, ctx, log } = this.opts;
+    this.workers.delete(name);
+    log.info('component removed from the config: draining it away', { component: name });
+    const done = worker
+      .retire(config)
+      .then(() => this.writer.remove(keys.status(ctx.project, ctx.hostId, name)))
+      .catch((err: Error) => void log.error('removing a component failed; its containers are left as they are', { component: name, error: err.message }))
+      .finally(() => {
+        this.retiring.delete(name);
+        this.refresh();
+      });
+    this.retiring.set(name, done);
+  }
+
+  /** Containers of components the valid config no longer has, left from before this process (level-triggered). */
+  private sweepOrphans(): void {
+    const config = this.lastGoodConfig;
+    if (this.sweep || !config || this.hostProblems.some((p) => p.key === this.opts.keys.config(this.opts.ctx.project))) return;
+    const { log } = this.opts;
+    this.sweep = removeOrphans(this.opts.engine, this.opts.ctx, config, new Set([...this.workers.keys(), ...this.retiring.keys()]))
+      .then(async (removed) => {
+        if (removed.length === 0) return;
+        log.info('removed containers of components the config no longer has', { removed });
+        const { keys, ctx } = this.opts;
+        for (const component of new Set(removed.map((r) => r.component))) await this.writer.remove(keys.status(ctx.project, ctx.hostId, component));
+      })
+      .catch((err: Error) => void log.warn('could not remove containers of components the config no longer has; trying again at the next resync', { error: err.message }))
+      .finally(() => (this.sweep = undefined));
+  }
+
+  /** Writes the agent record when its problems change. */
+  private reportAgent(): void {
+    const problems = [...this.hostProblems, ...this.coordinatorProblems];
     const signature = JSON.stringify(problems);
     if (signature === this.lastAgentProblems) return;
     this.lastAgentProblems = signature;

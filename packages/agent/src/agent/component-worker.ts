@@ -1,8 +1,8 @@
-import type { ComponentStatus, ProjectConfig, Problem } from '@gantry/spec';
+import { componentConfigHash, type ComponentStatus, type ProjectConfig, type Problem } from '@gantry/spec';
 import type { HealthMonitor } from '../checks/health-monitor';
-import { componentConfigHash } from '../engine/config-hash';
 import type { HostContext } from '../engine/host-context';
 import { listComponent } from '../engine/list';
+import { removeComponent } from '../engine/remove';
 import { stopComponent } from '../engine/stop';
 import { updateComponent, type EngineDeps } from '../engine/update';
 import { watchHealth } from '../engine/watch-health';
@@ -83,6 +83,19 @@ export class ComponentWorker {
     await this.running;
   }
 
+  /**
+   * The component left the config: stop converging, then drain and remove its containers with the
+   * spec they ran under, and take its frontends out of the proxy (`config`, the new config).
+   */
+  async retire(config: ProjectConfig): Promise<void> {
+    await this.stop();
+    const lastConfig = this.config;
+    if (!lastConfig) return;
+    this.report({ phase: 'stopping', targetVersion: undefined });
+    await removeComponent(this.deps.engine, this.deps.ctx, { lastConfig, config, component: this.name, onEvent: (e) => this.report(applyEvent(this.status, e, now())) });
+    this.deps.log.info('component removed from the config: drained and removed', { component: this.name });
+  }
+
   private async loop(): Promise<void> {
     while (this.dirty && !this.stopped) {
       this.dirty = false;
@@ -127,7 +140,10 @@ export class ComponentWorker {
     // news; what the status said of an older one (its failure) is not this one's.
     const observed = observedGeneration(intent);
     const fresh = JSON.stringify(observed) !== JSON.stringify(this.status.observed);
-    const target = `${desired.state}:${desired.version}:${desired.digest ?? ''}:${componentConfigHash(intent.component)}`;
+    // The config generation to run: the desired value's, else the stored config's (see DesiredVersion.configHash).
+    const configNow = componentConfigHash(intent.component);
+    const generation = desired.configHash ?? configNow;
+    const target = `${desired.state}:${desired.version}:${desired.digest ?? ''}:${generation}:${configNow}`;
     if (this.failed?.target === target && Date.now() < this.failed.retryAt && !this.replaceRequested) {
       // Still failed, for this value too: the target is not retried until the pause is over.
       this.report({ observed, ...(problems.length > 0 && { lastError: problems[0] }) });
@@ -149,13 +165,16 @@ export class ComponentWorker {
         return;
       }
       // Only a real move is news: a resync that finds everything in place must write nothing.
-      const moving = desired.version !== this.status.version || this.status.phase !== 'running';
+      // A serving container made with neither the desired generation nor the stored config gets replaced.
+      const staleConfig = this.status.configHash !== undefined && this.status.configHash !== generation && this.status.configHash !== configNow;
+      const moving = desired.version !== this.status.version || this.status.phase !== 'running' || staleConfig;
       this.report({ ...renewed, ...(moving && { targetVersion: desired.version }) });
       const summary = await updateComponent(engine, ctx, {
         config,
         component: this.name,
         tag: desired.version,
         replace,
+        keepConfigHash: generation,
         onEvent: (e) => {
           // The serving container is about to change: its checks would fail while it drains.
           if (e.type === 'container-started') void this.stopHealth();
@@ -171,6 +190,8 @@ export class ComponentWorker {
         version: summary.version,
         targetVersion: undefined,
         image: summary.image,
+        configHash: summary.configHash,
+        configPending: summary.configHash !== configNow || undefined,
         containers: containerRecords(rows),
         drain: undefined,
         pull: undefined,
