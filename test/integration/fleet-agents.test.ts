@@ -3,12 +3,11 @@
  * sharing the one dockerd — converging to what etcd says, reporting status, surviving garbage
  * values, a SIGKILL, and etcd itself going away.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import type { ComponentStatus } from '@gantry/spec';
-import { ensureDemoImages, httpGet, OwnEtcd, repoRoot, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, httpGet, OwnEtcd, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { demoConfig } from '../support/demo-config';
 import { Fleet, FLEET_PORT, keys } from '../support/fleet';
+import { runGantry } from '../support/cli';
 
 const expectNoLoss = (report: Awaited<ReturnType<LoadRun['stop']>>) =>
   expect({ errors: report.errors, non2xx: report.non2xx, samples: report.samples }).toEqual({ errors: 0, non2xx: 0, samples: [] });
@@ -28,7 +27,7 @@ describe('three agents on the shared etcd', () => {
     await fleet.converged('v1');
     for (let i = 0; i < 3; i++) expect((await httpGet(fleet.url(i))).version).toBe('v1');
 
-    const status = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'status', '--json', '--project', fleet.project, '--etcd', fleet.endpoints.join(',')], { encoding: 'utf8' });
+    const status = runGantry(['status', '--json', '--project', fleet.project, '--etcd', fleet.endpoints.join(',')]);
     expect(status.status).toBe(0);
     const rows = (JSON.parse(status.stdout.trim().split('\n').pop()!) as { rows: Array<{ host: string; component: string | null; status: ComponentStatus | null }> }).rows;
     expect(rows.filter((r) => r.component === 'web').map((r) => [r.host, r.status?.phase, r.status?.version])).toEqual([

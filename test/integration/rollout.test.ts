@@ -3,9 +3,8 @@
  * shared dockerd, one HAProxy each): batches under load, a failing version halting the rollout (and
  * rolling back), and the coordinator SIGKILLed mid-rollout.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
 import { DockerContainerRuntime } from '@gantry/agent';
 import { PrefixWatcher } from '@gantry/etcd';
 import {
@@ -17,8 +16,9 @@ import {
   type ComponentStatus,
   type RolloutHistoryEntry,
 } from '@gantry/spec';
-import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
+import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
 import { Fleet, keys } from '../support/fleet';
+import { cliEnv, gantryBin, runGantry } from '../support/cli';
 
 const HOSTS = 5;
 
@@ -263,7 +263,7 @@ describe('rolling updates across five agents', () => {
 
   it('goes on when the CLI that started it is killed, and `gantry rollout watch` re-attaches', async () => {
     await fleet.converged('v1');
-    const gantry = (...args: string[]) => spawn(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), ...args, '--etcd', fleet.endpoints.join(','), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const gantry = (...args: string[]) => spawn(process.execPath, [gantryBin, ...args, '--etcd', fleet.endpoints.join(','), '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv });
     const linesOf = (child: ReturnType<typeof gantry>) => {
       const lines: string[] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
@@ -300,7 +300,7 @@ describe('rolling updates across five agents', () => {
     // Paused means paused: the other hosts' keys stay unwritten.
     for (let i = 1; i < 5; i++) expect(JSON.parse((await fleet.hostKey(i)) ?? '{}').version).not.toBe('v1');
 
-    const resume = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'rollout', 'resume', fleet.project, 'web', '--etcd', fleet.endpoints.join(',')], { encoding: 'utf8' });
+    const resume = runGantry(['rollout', 'resume', fleet.project, 'web', '--etcd', fleet.endpoints.join(',')]);
     expect(resume.status).toBe(0);
     const entry = await fleet.history('canary-v1');
     expect(entry.state.state).toBe('succeeded');
