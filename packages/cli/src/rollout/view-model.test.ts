@@ -1,4 +1,6 @@
-import { KeyLayout, recordMap, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
+import fc from 'fast-check';
+import { invalidRecords, KeyLayout, recordMap, type RolloutHistoryEntry, type RolloutRequest, type RolloutState } from '@gantry/spec';
+import { layoutKey, storedText } from '@gantry/testkit';
 import { buildRolloutView, changeKey, controlRefusal, finishedEntry, historyCells, historyRows, hostCells, hostsLeft, pullBar, readRecords, statusesByHost, summaryLine } from './view-model';
 
 const keys = new KeyLayout();
@@ -157,5 +159,26 @@ describe('rollout controls', () => {
     const rows = historyRows([{ request, state: { ...state, state: 'cancelled', finishedAt: '2026-01-01T00:02:00.000Z' } }]);
     expect(rows[0]).toMatchObject({ id: 'r-1', outcome: 'cancelled' });
     expect(historyCells(rows[0])[5]).toBe('cancelled');
+  });
+});
+
+describe('rollout view (property)', () => {
+  const space = { layout: keys, projects: ['p'], hosts: ['h1', 'h2'], components: ['web', 'api'] };
+
+  it('never throws on any keys and values under the rollouts and hosts prefixes, and lists every invalid key of this rollout or of none', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(layoutKey(space), storedText), { maxLength: 25 }), (entries) => {
+        const source = recordMap(keys, entries);
+        const records = readRecords(where, source);
+        const view = buildRolloutView(request, records, statusesByHost(where, source), now);
+        expect(typeof summaryLine(view)).toBe('string');
+        view.rows.forEach(hostCells);
+        for (const bad of invalidRecords(source, keys.rolloutsPrefix('p'))) {
+          const belongs = bad.ref === undefined || ('component' in bad.ref && bad.ref.component === 'web');
+          if (belongs) expect(records.problems).toContainEqual(expect.stringContaining(bad.key));
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
