@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { createHostEngine } from '@gantry/agent';
 import { KeyLayout } from '@gantry/spec';
-import { ensureDemoImages, repoRoot, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
+import { ensureDemoImages, loadTotals, repoRoot, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
@@ -66,8 +66,7 @@ async function main(): Promise<number> {
     await waitFor(() => Date.now() >= until, { what: 'the last seconds of load', intervalMs: 100 });
     const reports = await Promise.all(loads.map((l) => l.stop()));
     say('done');
-    const sent = reports.reduce((n, r) => n + r.sent, 0);
-    const failed = reports.reduce((n, r) => n + r.errors + r.non2xx, 0);
+    const { sent, failed } = loadTotals(reports);
     reports.forEach((r, i) => process.stdout.write(`${addresses[i]}: ${r.sent} sent, ${r.errors + r.non2xx} failed, by version ${JSON.stringify(r.byVersion)}\n`));
     process.stdout.write(`requests: ${sent} sent, ${failed} failed\n`);
     return failed === 0 ? 0 : 1;

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { agentStatusSchema, coordinatorRecordSchema, parseRecord, rolloutHistoryEntrySchema, rolloutRequestSchema, type KeyKind } from '@gantry/spec';
-import { ensureDemoImages, hugeText, layoutKey, serviceEnv, startLoad, storedText, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, hugeText, layoutKey, loadTotals, serviceEnv, startLoad, storedText, waitFor, type LoadRun } from '@gantry/testkit';
 import { runGantry } from '../support/cli';
 import { Fleet, keys } from '../support/fleet';
 
@@ -17,11 +17,6 @@ const HOSTS = 3;
 const FUZZ_PAIRS = 300;
 
 class FuzzFleet extends Fleet {
-  async coordinator(): Promise<string | undefined> {
-    const text = await this.etcd.get(keys.coordinator(this.project)).string();
-    return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
-  }
-
   /** The problems host `i`'s agent record reports. */
   async agentProblems(i: number): Promise<Array<{ key?: string; reason: string }>> {
     const text = await this.etcd.get(keys.agent(this.project, this.agents[i].spec.hostId)).string();
@@ -145,8 +140,7 @@ describe('bad keys and values from other tooling', () => {
       throw new Error(`${(err as Error).message}\nrollout: ${JSON.stringify(entry.state)}\n${why.join('\n')}`);
     });
     const reports = await Promise.all(loads.map((l) => l.stop()));
-    const sent = reports.reduce((n, r) => n + r.sent, 0);
-    const failed = reports.reduce((n, r) => n + r.errors + r.non2xx, 0);
+    const { sent, failed, samples } = loadTotals(reports);
     const problems = await Promise.all(fleet.agents.map((_, i) => fleet.agentProblems(i)));
     console.log(
       `fuzz: wrote ${pairs.length} keys (${refused} refused by etcd) in ${writtenMs} ms; by kind ${JSON.stringify(Object.fromEntries(byKind))}; ` +
@@ -160,7 +154,7 @@ describe('bad keys and values from other tooling', () => {
       await waitFor(async () => (await fleet.status(i).catch(() => undefined))?.version === 'v2', { what: `${a.spec.hostId}'s status to be its own again` });
       await waitFor(async () => fleet.agentProblems(i).then(() => true, () => false), { what: `${a.spec.hostId}'s agent record to be valid again` });
     }
-    expect({ failed, samples: reports.flatMap((r) => r.samples) }).toEqual({ failed: 0, samples: [] });
+    expect({ failed, samples }).toEqual({ failed: 0, samples: [] });
     expect(sent).toBeGreaterThan(100);
     // Where the operator looks: each agent names the invalid config key; the coordinator names bad rollout keys.
     for (const p of problems) expect(p.some((x) => x.key === keys.config(fleet.project) && /components\[0\]\.repo/.test(x.reason))).toBe(true);

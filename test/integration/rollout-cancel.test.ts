@@ -5,8 +5,8 @@
  * did, and a gone host's status keys are removed after --gone-host-retention. The same rules against
  * an injected clock: rollout-rules.test.ts.
  */
-import { coordinatorRecordSchema, rolloutHistoryEntrySchema, rolloutRequestSchema, rolloutStateSchema, type RolloutControl, type RolloutHistoryEntry, type RolloutState } from '@gantry/spec';
-import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { rolloutHistoryEntrySchema, rolloutRequestSchema, rolloutStateSchema, type RolloutControl, type RolloutHistoryEntry, type RolloutState } from '@gantry/spec';
+import { ensureDemoImages, loadTotals, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { Fleet, FLEET_PORT, keys } from '../support/fleet';
@@ -47,11 +47,6 @@ class RulesFleet extends Fleet {
     return rolloutHistoryEntrySchema.parse(JSON.parse(text));
   }
 
-  async leader(): Promise<string | undefined> {
-    const text = await this.etcd.get(keys.coordinator(this.project)).string();
-    return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
-  }
-
   gantry(...args: string[]) {
     return runGantry([...args, '--etcd', this.endpoints.join(',')], 60_000);
   }
@@ -59,12 +54,7 @@ class RulesFleet extends Fleet {
 
 const loadOn = (fleet: Fleet) => fleet.agents.map((_, i) => startLoad({ url: fleet.url(i), connections: 2, rate: 40 }));
 async function stopLoad(loads: LoadRun[]) {
-  const reports = await Promise.all(loads.map((l) => l.stop()));
-  return {
-    sent: reports.reduce((n, r) => n + r.sent, 0),
-    failed: reports.reduce((n, r) => n + r.errors + r.non2xx, 0),
-    samples: reports.flatMap((r) => r.samples),
-  };
+  return loadTotals(await Promise.all(loads.map((l) => l.stop())));
 }
 
 beforeAll(() => ensureDemoImages(), 600_000);
@@ -76,7 +66,7 @@ describe('rollout rules with real agents', () => {
     await fleet.startWith(HOSTS, ['--gone-host-retention', `${RETENTION_S}s`]);
     await fleet.setFleetVersion('v1');
     await fleet.converged('v1');
-    await waitFor(() => fleet.leader(), { what: 'a coordinator' });
+    await waitFor(() => fleet.coordinator(), { what: 'a coordinator' });
   }, 180_000);
   afterAll(() => fleet?.cleanup(), 120_000);
 
@@ -148,7 +138,7 @@ describe('rollout rules with real agents', () => {
   }, 300_000);
 
   it(`a gone host shows in gantry hosts; its status keys are removed ${RETENTION_S} s after its registration went, its pin stays`, async () => {
-    const leader = (await fleet.leader())!;
+    const leader = (await fleet.coordinator())!;
     const i = fleet.agents.findIndex((a) => a.spec.hostId !== leader);
     const host = fleet.agents[i].spec.hostId;
     const pin = keys.hostDesired(fleet.project, host, 'web');

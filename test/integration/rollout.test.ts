@@ -9,14 +9,13 @@ import { DockerContainerRuntime } from '@gantry/agent';
 import { PrefixWatcher } from '@gantry/etcd';
 import {
   componentStatusSchema,
-  coordinatorRecordSchema,
   rolloutHistoryEntrySchema,
   rolloutRequestSchema,
   rolloutStateSchema,
   type ComponentStatus,
   type RolloutHistoryEntry,
 } from '@gantry/spec';
-import { ensureDemoImages, serviceEnv, startLoad, waitFor, type LoadReport } from '@gantry/testkit';
+import { ensureDemoImages, loadTotals, serviceEnv, startLoad, waitFor } from '@gantry/testkit';
 import { Fleet, keys } from '../support/fleet';
 import { cliEnv, gantryBin, runGantry } from '../support/cli';
 
@@ -37,11 +36,6 @@ class RolloutFleet extends Fleet {
       what: `rollout ${id} in history\n${this.agents.map((a) => a.tail(8)).join('\n')}`,
     });
     return rolloutHistoryEntrySchema.parse(JSON.parse(text));
-  }
-
-  async coordinator(): Promise<string | undefined> {
-    const text = await this.etcd.get(keys.coordinator(this.project)).string();
-    return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
   }
 
   /** Every v-container id each host ever had while `poll` ran. */
@@ -108,11 +102,7 @@ function trackUpdating(fleet: Fleet, version: string) {
   };
 }
 
-const lost = (reports: LoadReport[]) => ({
-  sent: reports.reduce((n, r) => n + r.sent, 0),
-  failed: reports.reduce((n, r) => n + r.errors + r.non2xx, 0),
-  samples: reports.flatMap((r) => r.samples),
-});
+const lost = loadTotals;
 
 beforeAll(() => ensureDemoImages(), 600_000);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { createHostEngine, DockerContainerRuntime } from '@gantry/agent';
-import { componentStatusSchema, KeyLayout, type ComponentInput, type ComponentStatus } from '@gantry/spec';
+import { componentStatusSchema, coordinatorRecordSchema, KeyLayout, type ComponentInput, type ComponentStatus } from '@gantry/spec';
 import { serviceEnv, waitFor } from '@gantry/testkit';
 import { AgentProcess } from './agent-process';
 import { demoConfig } from './demo-config';
@@ -64,6 +64,12 @@ export class Fleet {
   async status(i: number): Promise<ComponentStatus | undefined> {
     const text = await this.etcd.get(keys.status(this.project, this.agents[i].spec.hostId, 'web')).string();
     return text === null ? undefined : componentStatusSchema.parse(JSON.parse(text));
+  }
+
+  /** The host id of the elected coordinator, if any. */
+  async coordinator(): Promise<string | undefined> {
+    const text = await this.etcd.get(keys.coordinator(this.project)).string();
+    return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
   }
 
   async hostKey(i: number): Promise<string | null> {

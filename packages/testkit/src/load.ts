@@ -113,6 +113,15 @@ export function startLoad(opts: LoadOptions): LoadRun {
   };
 }
 
+/** Several load runs summed: requests sent, those a deploy lost (errors + non-2xx), and a few samples of what went wrong. */
+export function loadTotals(reports: readonly LoadReport[]): { sent: number; failed: number; samples: string[] } {
+  return {
+    sent: reports.reduce((n, r) => n + r.sent, 0),
+    failed: reports.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    samples: reports.flatMap((r) => r.samples),
+  };
+}
+
 /** One GET that resolves with status, version header and body; for long requests and probes. */
 export function httpGet(url: string, timeoutMs = 60_000): Promise<{ status: number; version: string; body: string }> {
   return new Promise((resolve, reject) => {
