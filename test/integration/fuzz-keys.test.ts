@@ -127,6 +127,12 @@ describe('bad keys and values from other tooling', () => {
       const results = await Promise.allSettled(pairs.slice(i, i + 20).map(([key, text]) => fleet.etcd.put(key).value(text)));
       refused += results.filter((r) => r.status === 'rejected').length;
     }
+    // Bytes that are not UTF-8 at all, in keys and values (strings above are always valid UTF-8).
+    const bytes = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b]);
+    for (const key of [keys.fleetDesired(fleet.project, 'api'), `${keys.hostsPrefix(fleet.project)}h1/status/`, `${keys.rolloutsPrefix(fleet.project)}api/state`]) {
+      await fleet.etcd.put(Buffer.concat([Buffer.from(key), bytes])).value(bytes);
+      await fleet.etcd.put(key).value(bytes);
+    }
     const writtenMs = Date.now() - t0;
 
     const history = await waitFor(async () => (await fleet.etcd.get(keys.rolloutHistory(fleet.project, 'web', 'fuzz-v2')).string()) ?? undefined, {
@@ -143,7 +149,7 @@ describe('bad keys and values from other tooling', () => {
     const { sent, failed, samples } = loadTotals(reports);
     const problems = await Promise.all(fleet.agents.map((_, i) => fleet.agentProblems(i)));
     console.log(
-      `fuzz: wrote ${pairs.length} keys (${refused} refused by etcd) in ${writtenMs} ms; by kind ${JSON.stringify(Object.fromEntries(byKind))}; ` +
+      `fuzz: wrote ${pairs.length} keys (${refused} refused by etcd) and 6 of raw non-UTF-8 bytes in ${writtenMs} ms; by kind ${JSON.stringify(Object.fromEntries(byKind))}; ` +
         `rollout ${entry.state.state} in ${Date.now() - t0} ms; requests sent ${sent}, failed ${failed}; problems in agent records: ${problems.map((p) => p.length).join(', ')}`,
     );
 
