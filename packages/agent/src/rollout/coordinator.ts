@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
 import { deadlineIn, fencedCommit, FleetMirror, type FencedOp } from '@gantry/etcd';
-import { DEFAULT_HISTORY_LIMIT, valueOf, type ComponentStatus, type DesiredVersion, type HostRegistration, type KeyLayout, type RolloutHistoryEntry, type RolloutRequest } from '@gantry/spec';
+import { DEFAULT_HISTORY_LIMIT, valueOf, type ComponentStatus, type DesiredVersion, type HostRegistration, type KeyLayout, type RolloutRequest } from '@gantry/spec';
 import type { KeyProblem } from '../agent/desired-state';
 import type { Logger } from '../agent/logger';
 import { Election } from './election';
 import { DEFAULT_GONE_HOST_RETENTION_MS, hostKeys, sweepGoneHosts } from './gone-hosts';
-import { historyOverflow, planCancel, planStep, type PlannedWrite, type RolloutMemory } from './planner';
+import { historyOverflow, intoHistory, planCancel, planStep, type PlannedWrite, type RolloutMemory } from './planner';
 import { chunksOf } from './txn-chunks';
 
 /** A compare every transaction of a write holds on (besides the election fence): the key's mod revision (0: absent). */
@@ -393,13 +393,7 @@ async function guardedCommit(etcd: Etcd3, electionKey: string, leaderValue: stri
 /** The writes that end a rollout whose state cannot be read: history records it as given. */
 function abandoned(keys: KeyLayout, project: string, request: RolloutRequest, message: string): PlannedWrite[] {
   const at = new Date().toISOString();
-  const entry: RolloutHistoryEntry = { request, state: { rollout: request.id, state: 'aborted', message, hosts: [], batches: 0, currentBatch: 0, finishedAt: at, updatedAt: at } };
-  return [
-    { key: keys.rolloutHistory(project, request.component, request.id), value: JSON.stringify(entry) },
-    { key: keys.rolloutRequest(project, request.component) },
-    { key: keys.rolloutControl(project, request.component) },
-    { key: keys.rolloutState(project, request.component) },
-  ];
+  return intoHistory(keys, project, { request, state: { rollout: request.id, state: 'aborted', message, hosts: [], batches: 0, currentBatch: 0, finishedAt: at, updatedAt: at } });
 }
 
 export { Election, type ElectionOptions } from './election';

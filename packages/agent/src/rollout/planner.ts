@@ -118,6 +118,17 @@ export function observesHostKey(status: ComponentStatus | undefined, rollout: st
 /** The state without its timestamp of writing, to tell whether anything changed. */
 const signature = (s: RolloutState | undefined): string => (s === undefined ? '' : JSON.stringify({ ...s, updatedAt: undefined, coordinator: undefined }));
 
+/** A finished rollout moves to history: its entry written, its request, control and state deleted. */
+export function intoHistory(keys: KeyLayout, project: string, entry: RolloutHistoryEntry): PlannedWrite[] {
+  const component = entry.request.component;
+  return [
+    { key: keys.rolloutHistory(project, component, entry.request.id), value: JSON.stringify(entry) },
+    { key: keys.rolloutRequest(project, component) },
+    { key: keys.rolloutControl(project, component) },
+    { key: keys.rolloutState(project, component) },
+  ];
+}
+
 /**
  * One step of a rolling update: from the request, the stored state, the operator's control and
  * what the fleet reports, the next state and the etcd writes that go with it. Pure: the caller
@@ -337,11 +348,7 @@ export function planStep(input: PlanInput): PlanStep {
   if (writes.length === 0 && signature(state) === before) return { state: input.state!, writes: [], finished: false, memory };
   state.updatedAt = at;
   if (finished) {
-    const entry: RolloutHistoryEntry = { request, state };
-    writes.push({ key: keys.rolloutHistory(project, component, request.id), value: JSON.stringify(entry) });
-    writes.push({ key: keys.rolloutRequest(project, component) });
-    writes.push({ key: keys.rolloutControl(project, component) });
-    writes.push({ key: keys.rolloutState(project, component) });
+    writes.push(...intoHistory(keys, project, { request, state }));
   } else {
     writes.push({ key: keys.rolloutState(project, component), value: JSON.stringify(state) });
   }
