@@ -182,4 +182,25 @@ describe('bad keys and values from other tooling', () => {
     }
     fleet.expectAllAlive();
   }, 60_000);
+
+  it('a rollout whose state is unreadable is held, never re-planned, and an abort still ends it', async () => {
+    const [stateKey, requestKey] = [keys.rolloutState(fleet.project, 'api'), keys.rolloutRequest(fleet.project, 'api')];
+    await fleet.etcd.put(stateKey).value('{"rollout": "held-1", "state": "exploded"');
+    await fleet.etcd.put(requestKey).value(request('held-1', 'api', 'v2'));
+    const leader = fleet.index((await fleet.coordinator())!);
+    await waitFor(async () => (await fleet.agentProblems(leader)).some((p) => p.key === stateKey && /rollout held-1 is held: its state is invalid/.test(p.reason)), {
+      what: `the coordinator to report ${stateKey} as holding the rollout\n${fleet.agents[leader].tail()}`,
+    });
+    // Held: no host was told anything for it (the earlier fuzz left garbage pins of api; none is this rollout's).
+    const pins = Object.entries(await fleet.etcd.getAll().prefix(keys.hostsPrefix(fleet.project)).strings());
+    expect(pins.filter(([k, v]) => { const r = parseRecord(keys, k, v); return r?.ref?.kind === 'host-desired' && r.problem === undefined && (r.value as { rollout?: string }).rollout === 'held-1'; })).toEqual([]);
+    const t0 = Date.now();
+    await fleet.etcd.put(keys.rolloutControl(fleet.project, 'api')).value(JSON.stringify({ rollout: 'held-1', action: 'abort', by: 'fuzz', at: new Date().toISOString() }));
+    const text = await waitFor(async () => (await fleet.etcd.get(keys.rolloutHistory(fleet.project, 'api', 'held-1')).string()) ?? undefined, { what: 'the held rollout in history' });
+    expect(rolloutHistoryEntrySchema.parse(JSON.parse(text)).state).toMatchObject({ state: 'aborted', message: expect.stringMatching(/aborted by fuzz; its state at .* was invalid/) });
+    expect(await fleet.etcd.get(requestKey).string()).toBeNull();
+    expect(await fleet.etcd.get(stateKey).string()).toBeNull();
+    console.log(`held rollout with an unreadable state: aborted into history ${Date.now() - t0} ms after the abort`);
+    fleet.expectAllAlive();
+  }, 60_000);
 });
