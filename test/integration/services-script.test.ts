@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot } from '@gantry/testkit';
+import { freePort, freePortPair, repoRoot } from '@gantry/testkit';
 
 const alive = (pid: number) => {
   try {
@@ -25,7 +25,7 @@ describe('scripts/services.sh on a private home', () => {
   const pids = () => Object.fromEntries(readdirSync(join(home, 'run')).map((f) => [f.replace('.pid', ''), Number(readFileSync(join(home, 'run', f), 'utf8'))]));
 
   beforeAll(async () => {
-    const etcdPort = await freePort();
+    const etcdPort = await freePortPair(); // etcd's peer listens on the next port
     env = { ...process.env, GANTRY_DEV_HOME: home, GANTRY_DEV_ETCD_PORT: String(etcdPort), GANTRY_DEV_REGISTRY: `127.0.0.1:${await freePort()}` };
   });
   afterAll(() => {
@@ -36,7 +36,7 @@ describe('scripts/services.sh on a private home', () => {
   it('starts etcd and a registry once; a second `up` changes nothing; `down` leaves no process', () => {
     const first = services('up', 'etcd', 'registry');
     expect(first.stderr).toMatch(/etcd: starting/);
-    expect(first.status).toBe(0);
+    expect({ status: first.status, stderr: first.stderr }).toMatchObject({ status: 0 });
     const started = pids();
     expect(Object.keys(started).sort()).toEqual(['etcd', 'registry']);
 

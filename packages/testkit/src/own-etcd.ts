@@ -18,6 +18,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const canListen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * A free loopback port whose next one is free too, for a service that takes PORT and PORT+1 (the
+ * services script's etcd: client and peer). Ephemeral ports are shared with Docker's published
+ * ports and every client socket, so a lone free port's neighbour is often taken on a busy machine.
+ */
+export async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    if (port < 65535 && (await canListen(port + 1))) return port;
+  }
+  throw new Error('no free loopback port with a free neighbour after 50 tries');
+}
+
 /**
  * A single-member etcd of a test's own, on free loopback ports, that the test may kill and start
  * again (same ports, same data dir) — for outages the shared etcd must never suffer.
