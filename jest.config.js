@@ -1,5 +1,6 @@
 // Two projects: `unit` runs pure-logic tests that sit beside their sources; `integration`
-// runs tests under test/integration against the real services started by scripts/services.sh.
+// runs tests under test/integration against the real services started by scripts/services.sh;
+// `faults` (test/faults) breaks those services under load and records a table (scripts/test-faults.sh).
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
 };
@@ -17,6 +18,14 @@ module.exports = {
       globalSetup: '<rootDir>/test/global-setup.ts',
       setupFilesAfterEnv: ['<rootDir>/test/setup-integration.ts'],
       slowTestThreshold: 30,
+    },
+    {
+      ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/setup-integration.ts'],
+      slowTestThreshold: 60,
     },
   ],
 };
