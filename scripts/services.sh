@@ -99,11 +99,16 @@ up_docker() {
   own_pid docker >/dev/null && stop_own docker   # ours but not answering: restart it cleanly
   mkdir -p "$HOME_DIR/docker/data" "$HOME_DIR/docker/exec"
   rm -f "$OWN_DOCKER_SOCK"
+  # --live-restore: containers keep running (same port numbers) while dockerd restarts. Measured
+  # here: with the default userland proxy their loopback ports are refused from dockerd's stop until
+  # it is back (docker-proxy dies with it); with --userland-proxy=false they keep answering but for
+  # ~0.2 s while the restarted dockerd rewrites its iptables rules. GANTRY_DEV_DOCKERD_FLAGS appends
+  # flags (test/faults/docker.test.ts runs it once with --live-restore=false).
   log "docker: starting dockerd at unix://$OWN_DOCKER_SOCK"
   spawn docker "$HOME_DIR/logs/dockerd.log" dockerd \
     --data-root "$HOME_DIR/docker/data" --exec-root "$HOME_DIR/docker/exec" \
     --pidfile "$HOME_DIR/docker/dockerd.pid" -H "unix://$OWN_DOCKER_SOCK" \
-    --ip 127.0.0.1
+    --ip 127.0.0.1 --live-restore ${GANTRY_DEV_DOCKERD_FLAGS:-}
   wait_for "dockerd (log: $HOME_DIR/logs/dockerd.log)" 60 docker_answers "unix://$OWN_DOCKER_SOCK"
   log "docker: up"
 }
