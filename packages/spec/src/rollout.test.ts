@@ -21,6 +21,12 @@ describe('rollout policy', () => {
   });
 
   it('fills in defaults a user would expect', () => {
-    expect(rolloutPolicySchema.parse({})).toEqual({ batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true } });
+    expect(rolloutPolicySchema.parse({})).toEqual({ batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail' });
+  });
+
+  it('reads a policy stored before onHostLost existed as fail', () => {
+    expect(rolloutPolicySchema.parse({ batch: { count: 2 } }).onHostLost).toBe('fail');
+    expect(rolloutPolicySchema.parse({ onHostLost: 'skip' }).onHostLost).toBe('skip');
+    expect(rolloutPolicySchema.safeParse({ onHostLost: 'ignore' }).success).toBe(false);
   });
 });

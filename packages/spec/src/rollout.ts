@@ -79,6 +79,13 @@ export const rolloutPolicySchema = z.strictObject({
   /** On failure, move the hosts already updated back to their previous version. */
   autoRollback: z.boolean().default(false),
   hosts: hostSelectorSchema.default({ all: true }),
+  /**
+   * A selected host that loses its registration (its lease expired: the agent died, or is cut off
+   * from etcd) while updating or still to update: `fail` fails the rollout naming the host (and
+   * rolls back with `autoRollback`); `skip` marks it `skipped` and goes on with the others.
+   * Absent (requests written before this field): `fail`.
+   */
+  onHostLost: z.enum(['fail', 'skip']).default('fail'),
 });
 export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
 

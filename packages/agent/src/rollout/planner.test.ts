@@ -648,4 +648,143 @@ describe('rollout planner', () => {
     // An agent that cannot tell revisions (0): the rollout id and key decide.
     expect(observesHostKey(status({ key, modRevision: 0, rollout: 'r1' }), 'r1', key, 7)).toBe(true);
   });
+
+  describe('a host that loses its registration (lease expired) mid-rollout', () => {
+    const lostWhileUpdating = 'host h2 lost its registration (lease expired) while updating to v2';
+
+    it('fail (the default, also for a request stored before the option): the rollout fails at once, naming the host, not at the progress deadline', () => {
+      const w = new World(3);
+      const stored = request();
+      expect(stored.policy.onHostLost).toBe('fail');
+      w.step(stored);
+      w.converge();
+      w.step(stored);
+      expect(w.updating()).toEqual(['h2']);
+      // h2's lease expires a second later: its registration key is gone.
+      w.t += 1_000;
+      w.registrations.delete('h2');
+      const out = w.step(stored);
+      expect(out.finished).toBe(true);
+      const h = w.history().state;
+      expect(h.state).toBe('failed');
+      expect(h.message).toBe(`failed: ${lostWhileUpdating}`);
+      expect(h.hosts.map((x: { id: string; result: string; error?: string }) => [x.id, x.result, x.error])).toEqual([
+        ['h1', 'done', undefined],
+        ['h2', 'failed', lostWhileUpdating],
+        ['h3', 'pending', undefined],
+      ]);
+      // The host key it was given stays (it runs that when it comes back); h3 is never moved.
+      expect(w.hostKey('h2')?.version).toBe('v2');
+      expect(w.hostKey('h3')).toBeUndefined();
+    });
+
+    it('fail while ready within minReadySeconds fails too; a done host losing its registration changes nothing', () => {
+      const w = new World(3);
+      const req = request({ minReadySeconds: 10 });
+      w.step(req);
+      w.converge();
+      w.step(req);
+      w.t += 10_000;
+      w.step(req);
+      expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'updating', 'pending']);
+      // h1 (done) goes away: nothing happens to the rollout.
+      w.registrations.delete('h1');
+      expect(w.step(req).writes).toEqual([]);
+      w.converge();
+      w.step(req);
+      expect(w.state!.hosts[1].result).toBe('ready');
+      w.registrations.delete('h2');
+      w.step(req);
+      expect(w.history().state).toMatchObject({ state: 'failed', hosts: [{ result: 'done' }, { result: 'failed', error: lostWhileUpdating }, { result: 'pending' }] });
+    });
+
+    it('skip: the host is skipped, visible in the state, and the others go on; a fleet-wide rollout still hands over to the fleet key', () => {
+      const w = new World(3);
+      const req = request({ onHostLost: 'skip' });
+      w.step(req);
+      w.converge();
+      w.step(req);
+      w.registrations.delete('h2');
+      w.step(req);
+      expect(w.state!.hosts.map((h) => [h.id, h.result, h.error])).toEqual([
+        ['h1', 'done', undefined],
+        ['h2', 'skipped', lostWhileUpdating],
+        ['h3', 'updating', undefined],
+      ]);
+      expect(w.state!.state).toBe('running');
+      expect(w.hostKey('h3')?.version).toBe('v2');
+      w.converge();
+      w.step(req); // the fleet key
+      expect(JSON.parse(w.etcd.get(keys.fleetDesired(P, 'web'))!)).toMatchObject({ version: 'v2' });
+      const last = w.step(req);
+      expect(last.finished).toBe(true);
+      expect(w.history().state).toMatchObject({ state: 'succeeded', message: `2 host(s) on v2; skipped ${lostWhileUpdating}` });
+      // Every host key goes, the skipped host's too: when it returns it runs the fleet's version.
+      for (const id of ['h1', 'h2', 'h3']) expect(w.hostKey(id)).toBeUndefined();
+    });
+
+    it('a host still to update: lost if its registration is still gone when its batch starts (skip: never moved; back by then: updated)', () => {
+      const w = new World(4);
+      const req = request({ onHostLost: 'skip' });
+      w.step(req);
+      // h3 goes away while h1 updates and comes back before its turn; h2 is still gone at its turn.
+      w.registrations.delete('h2');
+      const h3 = w.registrations.get('h3')!;
+      w.registrations.delete('h3');
+      expect(w.step(req).writes).toEqual([]); // a pending host gone is not acted on yet
+      w.registrations.set('h3', h3);
+      w.converge();
+      w.step(req);
+      // h1 done; h2's turn: skipped without its key being written, h3's batch starts in the same step.
+      expect(w.state!.hosts.map((h) => h.result)).toEqual(['done', 'skipped', 'updating', 'pending']);
+      expect(w.state!.hosts[1].error).toBe('host h2 lost its registration (lease expired) before its update to v2');
+      expect(w.state!.currentBatch).toBe(2);
+      expect(w.hostKey('h2')).toBeUndefined();
+      expect(w.hostKey('h3')?.version).toBe('v2');
+    });
+
+    it('fail with a host still to update: the rollout fails when its batch would start, and none of that batch is moved', () => {
+      const w = new World(4);
+      const req = request({ batch: { count: 2 } });
+      w.step(req);
+      w.registrations.delete('h4');
+      w.converge();
+      w.step(req);
+      expect(w.history().state).toMatchObject({
+        state: 'failed',
+        message: 'failed: host h4 lost its registration (lease expired) before its update to v2',
+        hosts: [{ result: 'done' }, { result: 'done' }, { result: 'pending' }, { result: 'failed' }],
+      });
+      expect(w.hostKey('h3')).toBeUndefined();
+      expect(w.hostKey('h4')).toBeUndefined();
+    });
+
+    it('fail with autoRollback: the lost host gets its previous version back for when it returns; nothing waits for it', () => {
+      const w = new World(3);
+      const req = request({ batch: { count: 2 }, autoRollback: true });
+      w.step(req);
+      w.converge(['h2']);
+      w.step(req);
+      w.registrations.delete('h2');
+      w.step(req);
+      expect(w.state!.state).toBe('rolling-back');
+      expect(w.state!.hosts.map((h) => h.result)).toEqual(['rolling-back', 'failed', 'pending']);
+      expect(w.hostKey('h2')).toMatchObject({ version: 'v1', rollout: 'r1' });
+      w.converge();
+      const out = w.step(req);
+      expect(out.finished).toBe(true);
+      expect(w.history().state).toMatchObject({ state: 'failed', hosts: [{ result: 'rolled-back' }, { result: 'failed', error: lostWhileUpdating }, { result: 'pending' }] });
+      expect(w.history().state.message).toContain(`the rollback did not finish (${lostWhileUpdating})`);
+    });
+
+    it('a new coordinator (no memory) that finds a host of the batch unregistered acts the same', () => {
+      const w = new World(2);
+      const req = request({ onHostLost: 'skip' });
+      w.step(req);
+      w.failover();
+      w.registrations.delete('h1');
+      w.step(req);
+      expect(w.state!.hosts.map((h) => h.result)).toEqual(['skipped', 'updating']);
+    });
+  });
 });

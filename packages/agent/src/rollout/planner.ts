@@ -115,6 +115,9 @@ export function observesHostKey(status: ComponentStatus | undefined, rollout: st
   return revision === undefined || o.modRevision === 0 || o.modRevision >= revision;
 }
 
+/** `h2: not ready in time`; an error that names its host already (`host h2 lost its registration …`) as it is. */
+const hostProblem = (h: RolloutHost): string => (h.error?.startsWith(`host ${h.id} `) ? h.error : `${h.id}: ${h.error ?? 'failed'}`);
+
 /** The state without its timestamp of writing, to tell whether anything changed. */
 const signature = (s: RolloutState | undefined): string => (s === undefined ? '' : JSON.stringify({ ...s, updatedAt: undefined, coordinator: undefined }));
 
@@ -150,6 +153,16 @@ export function planStep(input: PlanInput): PlanStep {
   const desired = (version: string): string =>
     JSON.stringify({ version, state: 'running', setBy: `rollout ${request.id}`, setAt: at, rollout: request.id, ...(request.configHash !== undefined && { configHash: request.configHash }) } satisfies DesiredVersion);
 
+  /** A selected host whose registration is gone (its lease expired) is lost: failed or skipped, per the policy. */
+  const registered = (id: string) => input.registrations.has(id);
+  const lose = (h: RolloutHost, while_: string) => {
+    h.result = policy.onHostLost === 'skip' ? 'skipped' : 'failed';
+    h.error = `host ${h.id} lost its registration (lease expired) ${while_}`;
+    h.finishedAt = at;
+    h.readySince = undefined;
+    delete memory.hosts[h.id];
+  };
+
   let state: RolloutState;
   if (input.state && input.state.rollout === request.id) {
     state = structuredClone(input.state);
@@ -183,6 +196,15 @@ export function planStep(input: PlanInput): PlanStep {
     state.pausedBy = undefined;
     state.message = why;
     for (const h of state.hosts) {
+      // A lost host (skipped, or failed for it) that was moved gets its previous value back for when it
+      // returns, but nothing waits for it: it cannot report.
+      const lostHost = h.result === 'skipped' || (h.result === 'failed' && !registered(h.id));
+      if (lostHost) {
+        if (h.startedAt === undefined) continue;
+        writes.push(h.fromVersion !== undefined ? { key: hostKey(h.id), value: desired(h.fromVersion) } : { key: hostKey(h.id) });
+        rewritten.add(h.id);
+        continue;
+      }
       if (!['updating', 'ready', 'done', 'failed'].includes(h.result)) continue;
       if (h.fromVersion !== undefined) {
         // The version goes back; the config stays the stored one (an agent only ever has that spec):
@@ -227,9 +249,19 @@ export function planStep(input: PlanInput): PlanStep {
 
   // What the hosts report, from statuses that observed the host key this rollout wrote; every wait
   // on this coordinator's clock.
+  const moving = state.state === 'running' || state.state === 'paused';
   for (const h of state.hosts) {
     const status = input.statuses.get(h.id);
     const c = clock(h.id);
+    if ((h.result === 'updating' || h.result === 'ready') && moving && !registered(h.id)) {
+      // Its agent is gone or cut off from etcd for a lease TTL: no status will come, so not waiting for the deadline.
+      lose(h, `while updating to ${to}`);
+      continue;
+    }
+    if (h.result === 'rolling-back' && state.state === 'rolling-back' && !registered(h.id)) {
+      lose(h, `while rolling back to ${h.fromVersion ?? 'its previous version'}`);
+      continue;
+    }
     if (h.result === 'updating' || h.result === 'ready') {
       c.since ??= mono;
       const observed = observes(h.id);
@@ -283,18 +315,20 @@ export function planStep(input: PlanInput): PlanStep {
   }
 
   // Advance.
-  if ((state.state === 'running' || state.state === 'paused') && state.hosts.some((h) => h.result === 'failed')) {
-    const bad = state.hosts.filter((h) => h.result === 'failed').map((h) => `${h.id}: ${h.error ?? 'failed'}`);
+  const halt = () => {
+    const bad = state.hosts.filter((h) => h.result === 'failed').map(hostProblem);
     if (policy.autoRollback) startRollback(`failed (${bad.join('; ')}); rolling back`);
     else {
       state.state = 'failed';
       state.pausedBy = undefined;
       state.message = `failed: ${bad.join('; ')}`;
     }
-  }
-  if (state.state === 'running' || state.state === 'paused') {
+  };
+  if ((state.state === 'running' || state.state === 'paused') && state.hosts.some((h) => h.result === 'failed')) halt();
+  const over = (h: RolloutHost) => h.result === 'done' || h.result === 'skipped';
+  while (state.state === 'running' || state.state === 'paused') {
     // A batch done moves the rollout on (paused: no new batch starts).
-    while (state.currentBatch < state.batches && state.hosts.filter((h) => h.batch === state.currentBatch).every((h) => h.result === 'done')) {
+    while (state.currentBatch < state.batches && state.hosts.filter((h) => h.batch === state.currentBatch).every(over)) {
       state.currentBatch++;
       if (state.currentBatch === 1 && policy.canary > 0 && state.batches > 1 && state.state === 'running') {
         state.state = 'paused';
@@ -314,30 +348,44 @@ export function planStep(input: PlanInput): PlanStep {
         state.pausedBy = undefined;
         state.message = `all hosts done; setting the fleet version to ${to}`;
       } else {
+        const skipped = state.hosts.filter((h) => h.result === 'skipped');
         state.state = 'succeeded';
         state.pausedBy = undefined;
-        state.message = `${state.hosts.length} host(s) on ${to}`;
+        state.message = `${state.hosts.length - skipped.length} host(s) on ${to}${skipped.length ? `; skipped ${skipped.map(hostProblem).join('; ')}` : ''}`;
         if (fleetWide) for (const h of state.hosts) writes.push({ key: hostKey(h.id) });
       }
-    } else if (state.state === 'running') {
-      for (const h of state.hosts) {
-        if (h.batch !== state.currentBatch || h.result !== 'pending') continue;
-        writes.push({ key: hostKey(h.id), value: desired(to) });
-        h.result = 'updating';
-        h.startedAt = at;
-        memory.hosts[h.id] = { since: mono };
-      }
+      break;
     }
+    if (state.state !== 'running') break;
+    // The batch starts. A host of it whose registration is gone by now is lost (one that came back
+    // before its turn is simply updated).
+    const starting = state.hosts.filter((h) => h.batch === state.currentBatch && h.result === 'pending');
+    for (const h of starting) if (!registered(h.id)) lose(h, `before its update to ${to}`);
+    if (state.hosts.some((h) => h.result === 'failed')) {
+      // None of the batch is moved (a rollback must not rewrite a key written in the same step).
+      halt();
+      break;
+    }
+    for (const h of starting) {
+      if (h.result !== 'pending') continue;
+      writes.push({ key: hostKey(h.id), value: desired(to) });
+      h.result = 'updating';
+      h.startedAt = at;
+      memory.hosts[h.id] = { since: mono };
+    }
+    // Every host of the batch skipped: on to the next one in the same step.
+    if (!state.hosts.filter((h) => h.batch === state.currentBatch).every(over)) break;
   }
   if (state.state === 'rolling-back' && state.hosts.every((h) => h.result !== 'rolling-back')) {
     // A host that did not come back in time (or whose rollback failed) ends it as failed: said, never stuck.
-    const stuck = state.hosts.filter((h) => h.result === 'failed').map((h) => `${h.id}: ${h.error ?? 'failed'}`);
+    const stuck = state.hosts.filter((h) => h.result === 'failed').map(hostProblem);
+    const skipped = state.hosts.filter((h) => h.result === 'skipped').map((h) => h.id);
     if (stuck.length) {
       state.state = 'failed';
       state.message = `${state.message ?? 'rolling back'}; the rollback did not finish (${stuck.join('; ')})`;
     } else {
       state.state = 'rolled-back';
-      state.message = `${state.message ?? 'rolled back'}; every moved host is back`;
+      state.message = `${state.message ?? 'rolled back'}; every moved host is back${skipped.length ? ` (skipped, not waited for: ${skipped.join(', ')})` : ''}`;
     }
   }
   if (state.state === 'paused' && state.pausedBy === 'canary' && input.state?.pausedBy !== 'canary') memory.canaryPausedRevision = undefined;

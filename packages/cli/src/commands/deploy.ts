@@ -19,6 +19,7 @@ type Args = RolloutArgs & {
   'progress-deadline'?: number;
   'auto-rollback'?: boolean;
   hosts?: string;
+  'on-host-lost'?: string;
   wait: boolean;
 };
 
@@ -49,6 +50,10 @@ export const deployCommand: CommandModule<object, Args> = {
       .option('progress-deadline', { type: 'number', describe: 'seconds a host may take to be done before it counts as failed; default 600' })
       .option('auto-rollback', { type: 'boolean', describe: 'on failure, move the hosts already updated back to their previous version' })
       .option('hosts', { type: 'string', describe: 'which hosts: all (default), ids "h1,h2", or labels "zone=a,tier=web"' })
+      .option('on-host-lost', {
+        type: 'string',
+        describe: 'a host updating (or still to update) whose registration is gone (lease expired: agent dead or cut off from etcd): fail the rollout naming it (fail, default) or skip it and go on (skip)',
+      })
       .option('wait', { type: 'boolean', default: true, describe: 'follow the rollout live until it finishes (--no-wait: print its id and exit)' }) as never,
   handler: (args) =>
     runVerb(args.json, async (reporter, signal) => {
@@ -67,6 +72,7 @@ export const deployCommand: CommandModule<object, Args> = {
         progressDeadline: args['progress-deadline'],
         autoRollback: args['auto-rollback'],
         hosts: args.hosts,
+        onHostLost: args['on-host-lost'],
       });
       const meta = { id: rolloutId(now, randomBytes(2).toString('hex')), createdBy: operator(), createdAt: now };
       // With --config alone the tag is read from etcd; 'latest' stands in so the other flags are checked now.

@@ -108,11 +108,13 @@ export function reportOutcome(reporter: Reporter, request: RolloutRequest, outco
   const { state } = outcome.entry;
   const ok = state.state === 'succeeded';
   const failed = state.hosts.filter((h) => h.result === 'failed');
+  const skipped = state.hosts.filter((h) => h.result === 'skipped');
   reporter.result(
     { id: request.id, component: request.component, toVersion: request.toVersion, state: state.state, ok, finishedAt: state.finishedAt, message: state.message, hosts: state.hosts },
     [
       `rollout ${request.id} of ${request.component} to ${request.toVersion}: ${state.state}${state.message ? ` — ${state.message}` : ''}`,
       ...failed.map((h) => `  ${h.id} failed${h.error ? `: ${h.error}` : ''}`),
+      ...skipped.map((h) => `  ${h.id} skipped${h.error ? `: ${h.error}` : ''}`),
     ],
   );
   if (!ok) process.exitCode = ExitCode.failed;

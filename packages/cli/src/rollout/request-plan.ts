@@ -27,6 +27,8 @@ export interface DeployFlags {
   progressDeadline?: number;
   autoRollback?: boolean;
   hosts?: string;
+  /** `fail` or `skip`: what a host that loses its registration mid-rollout does to the rollout. */
+  onHostLost?: string;
 }
 
 const invalid = (message: string, details: Record<string, unknown> = {}) => new CliError(message, ExitCode.invalidInput, details);
@@ -70,6 +72,12 @@ export function buildRequest(flags: DeployFlags, meta: { id: string; createdBy: 
     const hosts = parseHostSelector(String(flags.hosts));
     if (!hosts) throw invalid(`--hosts "${flags.hosts}" is not a host selector: "all", host ids "h1,h2", or labels "zone=a,tier=web"`, { flag: 'hosts' });
     policy.hosts = hosts;
+  }
+  if (flags.onHostLost !== undefined) {
+    if (flags.onHostLost !== 'fail' && flags.onHostLost !== 'skip') {
+      throw invalid(`--on-host-lost "${flags.onHostLost}" is not a policy: fail (the rollout fails, naming the host) or skip (the host is skipped, the others go on)`, { flag: 'on-host-lost' });
+    }
+    policy.onHostLost = flags.onHostLost;
   }
   const raw = { id: meta.id, component: flags.component, toVersion: flags.tag, policy, createdBy: meta.createdBy, createdAt: meta.createdAt.toISOString() };
   const parsed = parseValue(rolloutRequestSchema, raw, 'the rollout request');

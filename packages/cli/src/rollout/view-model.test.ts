@@ -10,7 +10,7 @@ const request: RolloutRequest = {
   id: 'r-1',
   component: 'web',
   toVersion: 'v2',
-  policy: { batch: { count: 2 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true } },
+  policy: { batch: { count: 2 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail' },
   createdBy: 'ops@box',
   createdAt: '2026-01-01T00:00:00.000Z',
 };
@@ -153,6 +153,26 @@ describe('rollout controls', () => {
     const left = hostsLeft(entry);
     expect(left.text).toBe('hosts h1, h2 on v2; host h3 updating to v2; hosts h4, h5 untouched; host h6 rolling back to v0');
     expect(left.groups).toMatchObject({ 'on v2': ['h1', 'h2'], untouched: ['h4', 'h5'] });
+  });
+
+  it('shows a skipped host (lost its registration under --on-host-lost skip) in the summary, the history and where it was left', () => {
+    const lost = 'host h2 lost its registration (lease expired) while updating to v2';
+    const skippedState: RolloutState = {
+      ...state,
+      state: 'succeeded',
+      finishedAt: '2026-01-01T00:02:00.000Z',
+      hosts: [
+        { id: 'h1', batch: 0, fromVersion: 'v1', result: 'done' },
+        { id: 'h2', batch: 1, fromVersion: 'v1', result: 'skipped', error: lost },
+        { id: 'h3', batch: 2, fromVersion: 'v1', result: 'done' },
+      ],
+    };
+    const view = buildRolloutView(request, { state: skippedState, problems: [] }, new Map(), now);
+    expect(view).toMatchObject({ hostsDone: 2, hostsSkipped: 1, hostsTotal: 3 });
+    expect(summaryLine(view)).toContain('hosts done 2/3 (1 skipped)');
+    expect(view.rows[1]).toMatchObject({ host: 'h2', result: 'skipped', error: lost });
+    expect(historyCells(historyRows([{ request, state: skippedState }])[0])[6]).toBe('3 (2 done, 1 skipped)');
+    expect(hostsLeft({ request, state: skippedState }).text).toBe(`hosts h1, h3 on v2; host h2 skipped (${lost})`);
   });
 
   it('shows a cancelled rollout in history like any other outcome', () => {

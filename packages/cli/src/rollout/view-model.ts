@@ -92,6 +92,8 @@ export interface RolloutView {
   batch: number;
   batches: number;
   hostsDone: number;
+  /** Hosts skipped (lost their registration under `onHostLost: skip`). */
+  hostsSkipped: number;
   hostsTotal: number;
   elapsedSeconds: number;
   control?: RolloutControl;
@@ -152,6 +154,7 @@ export function buildRolloutView(request: RolloutRequest, records: Pick<RolloutR
     batch: state ? Math.min(state.currentBatch + 1, state.batches) : 0,
     batches: state?.batches ?? 0,
     hostsDone: hosts.filter((h) => h.result === 'done').length,
+    hostsSkipped: hosts.filter((h) => h.result === 'skipped').length,
     hostsTotal: hosts.length,
     elapsedSeconds: secondsBetween(state?.startedAt ?? request.createdAt, Number.isNaN(end) ? now.getTime() : end),
     rows,
@@ -184,7 +187,7 @@ export function summaryLine(view: RolloutView): string {
   const state = view.pausedBy ? `${view.state} (${view.pausedBy === 'canary' ? 'after the canary hosts' : 'by the operator'})` : view.state;
   const control = view.control ? `, last instruction ${view.control.action} by ${view.control.by}` : '';
   const message = view.message ? ` — ${view.message}` : '';
-  return `rollout ${view.id} ${view.fromVersion} → ${view.toVersion}: ${state}, batch ${view.batch}/${view.batches}, hosts done ${view.hostsDone}/${view.hostsTotal}, elapsed ${view.elapsedSeconds}s${control}${message}`;
+  return `rollout ${view.id} ${view.fromVersion} → ${view.toVersion}: ${state}, batch ${view.batch}/${view.batches}, hosts done ${view.hostsDone}/${view.hostsTotal}${view.hostsSkipped ? ` (${view.hostsSkipped} skipped)` : ''}, elapsed ${view.elapsedSeconds}s${control}${message}`;
 }
 
 /** What a change is judged by: the view without the fields that only move with the clock. */
@@ -211,6 +214,7 @@ export interface HistoryRow {
   hosts: number;
   hostsDone: number;
   hostsFailed: number;
+  hostsSkipped: number;
 }
 
 export const HISTORY_HEADER = ['ID', 'VERSION', 'BY', 'STARTED', 'FINISHED', 'OUTCOME', 'HOSTS'];
@@ -229,6 +233,7 @@ export function historyRows(history: Iterable<RolloutHistoryEntry>): HistoryRow[
       hosts: e.state.hosts.length,
       hostsDone: e.state.hosts.filter((h) => h.result === 'done').length,
       hostsFailed: e.state.hosts.filter((h) => h.result === 'failed').length,
+      hostsSkipped: e.state.hosts.filter((h) => h.result === 'skipped').length,
     };
   });
   // Newest first: by finish time, then by id (which starts with the creation time).
@@ -238,7 +243,8 @@ export function historyRows(history: Iterable<RolloutHistoryEntry>): HistoryRow[
 
 export function historyCells(row: HistoryRow): string[] {
   const failed = row.hostsFailed ? `, ${row.hostsFailed} failed` : '';
-  return [row.id, `${row.fromVersion} → ${row.version}`, row.by, row.startedAt, row.finishedAt, row.outcome, `${row.hosts} (${row.hostsDone} done${failed})`];
+  const skipped = row.hostsSkipped ? `, ${row.hostsSkipped} skipped` : '';
+  return [row.id, `${row.fromVersion} → ${row.version}`, row.by, row.startedAt, row.finishedAt, row.outcome, `${row.hosts} (${row.hostsDone} done${failed}${skipped})`];
 }
 
 /**
@@ -277,7 +283,7 @@ export function hostsLeft(entry: RolloutHistoryEntry): { groups: Record<string, 
   for (const h of entry.state.hosts) {
     const where: Record<string, string> = {
       pending: 'untouched',
-      skipped: 'untouched',
+      skipped: `skipped${h.error ? ` (${h.error})` : ''}`,
       updating: `updating to ${to}`,
       ready: `on ${to} (not yet through min-ready)`,
       done: `on ${to}`,
