@@ -2,7 +2,8 @@ import type Docker from 'dockerode';
 import { imageReference, type Component } from '@gantry/spec';
 import { firstExitCode } from './container-exit';
 import { containerCreateOptions } from './container-spec';
-import { createDockerClient } from './docker-client';
+import { createDockerClient, describeDockerEndpoint } from './docker-client';
+import { withDockerDeadline } from './docker-deadline';
 import { daemonMessage, dockerStatus, isNotFound } from './docker-errors';
 import { demuxDockerOutput } from './docker-stream';
 import { execInContainer, type ExecResult } from './exec';
@@ -14,6 +15,12 @@ import { credentialsForImage, dockerConfigPath } from './registry-auth';
 export type { ContainerHealth, ContainerState, ManagedContainer, PublishedPort } from './managed-container';
 export type { ExecResult } from './exec';
 export type { ImageInfo, PullProgress } from './image';
+export { DockerCallAbortedError, DockerUnavailableError, dockerUnavailable, isDockerCallAborted } from './docker-deadline';
+
+/** What every call takes: the caller's cancellation (an update's signal, the agent stopping). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
 
 /** Options of {@link ContainerRuntime.ensureImage}; credentials come from the user's Docker config. */
 export type EnsureImageRequest = Omit<EnsureImageOptions, 'credentials'>;
@@ -34,27 +41,56 @@ export interface CreateContext {
   instanceId?: string;
 }
 
-/** The narrow view of the container engine the rest of the agent uses. */
+/**
+ * The narrow view of the container engine the rest of the agent uses. Every call has a deadline:
+ * a docker that does not answer in time fails it with DockerUnavailableError ("docker
+ * unavailable: …"), as does one that cannot be reached; a call whose signal fires fails with
+ * DockerCallAbortedError. Neither says anything about the containers' state.
+ */
 export interface ContainerRuntime {
   /** Makes the image present locally (pulling it if needed) and checks a pinned digest. */
   ensureImage(ref: string, opts?: EnsureImageRequest): Promise<ImageInfo>;
   /** Creates the component's container; does not start it, does not pull. */
-  create(component: Component, ctx: CreateContext): Promise<ManagedContainer>;
+  create(component: Component, ctx: CreateContext, opts?: CallOptions): Promise<ManagedContainer>;
   /** Starts it and returns it with hostPorts filled in; fails if it exits right after start. */
-  start(id: string): Promise<ManagedContainer>;
+  start(id: string, opts?: CallOptions): Promise<ManagedContainer>;
   /** undefined when the container is gone. */
-  inspect(id: string): Promise<ManagedContainer | undefined>;
+  inspect(id: string, opts?: CallOptions): Promise<ManagedContainer | undefined>;
   /** Containers in any state carrying our labels for that project and host (and component). */
-  list(filter: ContainerSelector): Promise<ManagedContainer[]>;
+  list(filter: ContainerSelector, opts?: CallOptions): Promise<ManagedContainer[]>;
   /** Runs a command in a running container; throws on timeout. */
-  exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  exec(id: string, command: string[], timeoutMs: number, opts?: CallOptions): Promise<ExecResult>;
   /** stdout and stderr, demuxed, as text. */
-  logs(id: string, opts?: { tail?: number }): Promise<string>;
-  signal(id: string, signal: string): Promise<void>;
-  /** Stop signal, then SIGKILL after timeoutMs (rounded up to seconds). Already stopped or gone is fine. */
-  stop(id: string, timeoutMs: number): Promise<void>;
+  logs(id: string, opts?: { tail?: number } & CallOptions): Promise<string>;
+  signal(id: string, signal: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Stop signal, then SIGKILL after timeoutMs (rounded up to seconds). Already stopped or gone is
+   * fine. Its deadline is that timeout plus a margin.
+   */
+  stop(id: string, timeoutMs: number, opts?: CallOptions): Promise<void>;
   /** Force-removes the container and its anonymous volumes. Gone is fine. */
-  remove(id: string): Promise<void>;
+  remove(id: string, opts?: CallOptions): Promise<void>;
+}
+
+/**
+ * The same runtime with `signal` passed to every call (unless a call brings its own): what an
+ * operation hands to code that knows nothing of its cancellation (observe, checks, retire).
+ */
+export function withSignal(runtime: ContainerRuntime, signal: AbortSignal | undefined): ContainerRuntime {
+  if (!signal) return runtime;
+  const o = <T extends CallOptions>(opts?: T): T => ({ signal, ...opts }) as T;
+  return {
+    ensureImage: (ref, opts) => runtime.ensureImage(ref, o(opts)),
+    create: (component, ctx, opts) => runtime.create(component, ctx, o(opts)),
+    start: (id, opts) => runtime.start(id, o(opts)),
+    inspect: (id, opts) => runtime.inspect(id, o(opts)),
+    list: (filter, opts) => runtime.list(filter, o(opts)),
+    exec: (id, command, timeoutMs, opts) => runtime.exec(id, command, timeoutMs, o(opts)),
+    logs: (id, opts) => runtime.logs(id, o(opts)),
+    signal: (id, sig, opts) => runtime.signal(id, sig, o(opts)),
+    stop: (id, timeoutMs, opts) => runtime.stop(id, timeoutMs, o(opts)),
+    remove: (id, opts) => runtime.remove(id, o(opts)),
+  };
 }
 
 export interface DockerRuntimeOptions {
@@ -71,6 +107,10 @@ export interface DockerRuntimeOptions {
   dockerConfigPath?: string;
   /** Log lines included in a start failure. Default 20. */
   failureLogLines?: number;
+  /** Deadline of each docker call (ms), but stop (its timeout + this) and pulls (below). Default 10 000. */
+  callTimeoutMs?: number;
+  /** A pull fails when docker reports no progress for this long (ms). Default 120 000. */
+  pullInactivityMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -82,20 +122,36 @@ export class DockerContainerRuntime implements ContainerRuntime {
   private readonly startupWatchMs: number;
   private readonly configPath: string;
   private readonly failureLogLines: number;
+  readonly callTimeoutMs: number;
+  private readonly pullInactivityMs: number;
+  /** Where docker is, for errors: "unix:///var/run/docker.sock", "tcp://host:2375". */
+  readonly where: string;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.docker = opts.docker ?? createDockerClient(opts.dockerHost);
     this.startupWatchMs = opts.startupWatchMs ?? 0;
     this.configPath = opts.dockerConfigPath ?? dockerConfigPath();
     this.failureLogLines = opts.failureLogLines ?? 20;
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.pullInactivityMs = opts.pullInactivityMs ?? 120_000;
+    this.where = describeDockerEndpoint(this.docker);
+  }
+
+  /** One docker call under the call deadline (or `timeoutMs`) and the caller's signal. */
+  private call<T>(op: string, opts: CallOptions, run: (signal: AbortSignal) => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
+    return withDockerDeadline({ op, timeoutMs, where: this.where, signal: opts.signal }, run);
   }
 
   async ensureImage(ref: string, opts: EnsureImageRequest = {}): Promise<ImageInfo> {
     // Credentials are read only if a pull is needed: a present image needs no docker config.
-    return ensureImage(this.docker, ref, { ...opts, credentials: () => credentialsForImage(ref, this.configPath) });
+    return ensureImage(this.docker, ref, {
+      ...opts,
+      credentials: () => credentialsForImage(ref, this.configPath),
+      deadlines: { callTimeoutMs: this.callTimeoutMs, inactivityMs: this.pullInactivityMs, where: this.where },
+    });
   }
 
-  async create(component: Component, ctx: CreateContext): Promise<ManagedContainer> {
+  async create(component: Component, ctx: CreateContext, opts: CallOptions = {}): Promise<ManagedContainer> {
     const imageRef = ctx.imageRef ?? imageReference(component);
     const optionsFor = (instanceId: string) =>
       containerCreateOptions(component, {
@@ -111,7 +167,8 @@ export class DockerContainerRuntime implements ContainerRuntime {
     let container: Docker.Container | undefined;
     for (let attempt = 1; !container; attempt += 1) {
       try {
-        container = await this.docker.createContainer(options);
+        const body = options;
+        container = await this.call(`create container ${body.name}`, opts, (abortSignal) => this.docker.createContainer({ ...body, abortSignal }));
       } catch (err) {
         const message = daemonMessage(err);
         if (isNotFound(err) && /no such image/i.test(message)) {
@@ -125,17 +182,17 @@ export class DockerContainerRuntime implements ContainerRuntime {
         throw new Error(`cannot create container ${options.name} for component ${component.name}: ${message}`, { cause: err });
       }
     }
-    const created = await this.inspect(container.id);
+    const created = await this.inspect(container.id, opts);
     if (!created) throw new Error(`container ${options.name} (${short(container.id)}) disappeared right after create`);
     return created;
   }
 
-  async start(id: string): Promise<ManagedContainer> {
-    const before = await this.inspect(id);
+  async start(id: string, opts: CallOptions = {}): Promise<ManagedContainer> {
+    const before = await this.inspect(id, opts);
     if (!before) throw new Error(`cannot start container ${short(id)}: it does not exist`);
     const startedAtMs = Date.now();
     try {
-      await this.docker.getContainer(id).start();
+      await this.call(`start container ${before.name}`, opts, (abortSignal) => this.docker.getContainer(id).start({ abortSignal }));
     } catch (err) {
       if (dockerStatus(err) !== 304) {
         // The daemon's words say what is wrong: "port is already allocated", "cannot assign
@@ -147,26 +204,23 @@ export class DockerContainerRuntime implements ContainerRuntime {
     // logs. A restart policy may already have restarted it, hence the restart count.
     const deadline = Date.now() + this.startupWatchMs;
     for (;;) {
-      const info = await this.inspect(id);
+      const info = await this.inspect(id, opts);
       if (!info) throw new Error(`container ${before.name} disappeared right after start`);
       if (info.state === 'exited' || info.state === 'dead' || info.state === 'restarting' || info.restartCount > before.restartCount) {
-        throw await this.exitedAfterStart(info, startedAtMs);
+        throw await this.exitedAfterStart(info, startedAtMs, opts);
       }
       if (Date.now() >= deadline) return info;
       await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
     }
   }
 
-  private async exitedAfterStart(info: ManagedContainer, startedAtMs: number): Promise<Error> {
-    const raw = await this.docker
-      .getContainer(info.id)
-      .inspect()
-      .catch(() => undefined);
+  private async exitedAfterStart(info: ManagedContainer, startedAtMs: number, opts: CallOptions): Promise<Error> {
+    const raw = await this.call(`inspect container ${info.name}`, opts, (abortSignal) => this.docker.getContainer(info.id).inspect({ abortSignal })).catch(() => undefined);
     const state = raw?.State;
     const restarted = info.restartCount > 0 || state?.Restarting === true;
     // Once restarted, State describes the new run: the first exit's code is in the daemon's events.
     const exitCode = restarted
-      ? await firstExitCode(this.docker, info.id, startedAtMs).catch(() => undefined)
+      ? await this.call(`read the events of container ${info.name}`, opts, () => firstExitCode(this.docker, info.id, startedAtMs)).catch(() => undefined)
       : state && !state.Running
         ? state.ExitCode
         : info.exitCode;
@@ -174,15 +228,15 @@ export class DockerContainerRuntime implements ContainerRuntime {
     if (state?.OOMKilled) details.push('killed: out of memory');
     if (state?.Error) details.push(`docker: ${state.Error}`);
     if (restarted) details.push(`its restart policy restarted it ${info.restartCount} time(s) so far`);
-    const logs = await this.logs(info.id, { tail: this.failureLogLines }).catch((err: Error) => `(logs unavailable: ${err.message})`);
+    const logs = await this.logs(info.id, { tail: this.failureLogLines, signal: opts.signal }).catch((err: Error) => `(logs unavailable: ${err.message})`);
     const shown = logs.trim() === '' ? '(no output)' : logs.trimEnd();
     return new Error(`container ${info.name} (component ${info.component}) exited right after start (${details.join('; ')}); last ${this.failureLogLines} log lines:\n${shown}`);
   }
 
-  async inspect(id: string): Promise<ManagedContainer | undefined> {
+  async inspect(id: string, opts: CallOptions = {}): Promise<ManagedContainer | undefined> {
     let raw: Docker.ContainerInspectInfo;
     try {
-      raw = await this.docker.getContainer(id).inspect();
+      raw = await this.call(`inspect container ${short(id)}`, opts, (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw new Error(`cannot inspect container ${short(id)}: ${daemonMessage(err)}`, { cause: err });
@@ -192,42 +246,45 @@ export class DockerContainerRuntime implements ContainerRuntime {
     return managed;
   }
 
-  async list(filter: ContainerSelector): Promise<ManagedContainer[]> {
+  async list(filter: ContainerSelector, opts: CallOptions = {}): Promise<ManagedContainer[]> {
     let summaries: Docker.ContainerInfo[];
     try {
-      summaries = await this.docker.listContainers({ all: true, filters: labelFilter(filter) });
+      summaries = await this.call('list containers', opts, (abortSignal) => this.docker.listContainers({ all: true, filters: labelFilter(filter), abortSignal }));
     } catch (err) {
       throw new Error(`cannot list containers: ${daemonMessage(err)}`, { cause: err });
     }
-    const found = await Promise.all(summaries.filter((s) => matchesSelector(s.Labels, filter)).map((s) => this.inspect(s.Id)));
+    const found = await Promise.all(summaries.filter((s) => matchesSelector(s.Labels, filter)).map((s) => this.inspect(s.Id, opts)));
     return found.filter((c): c is ManagedContainer => c !== undefined).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    return execInContainer(this.docker, id, command, timeoutMs);
+  exec(id: string, command: string[], timeoutMs: number, opts: CallOptions = {}): Promise<ExecResult> {
+    return execInContainer(this.docker, id, command, timeoutMs, { signal: opts.signal, callTimeoutMs: this.callTimeoutMs, where: this.where });
   }
 
-  async logs(id: string, opts: { tail?: number } = {}): Promise<string> {
+  async logs(id: string, opts: { tail?: number } & CallOptions = {}): Promise<string> {
     try {
-      const options = { stdout: true, stderr: true, follow: false as const, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
-      const data: unknown = await this.docker.getContainer(id).logs(options);
+      const data: unknown = await this.call(`read the logs of container ${short(id)}`, opts, (abortSignal) =>
+        this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, ...(opts.tail !== undefined ? { tail: opts.tail } : {}), abortSignal }),
+      );
       return demuxDockerOutput(Buffer.isBuffer(data) ? data : Buffer.from(String(data)));
     } catch (err) {
       throw new Error(`cannot read logs of container ${short(id)}: ${daemonMessage(err)}`, { cause: err });
     }
   }
 
-  async signal(id: string, signal: string): Promise<void> {
+  async signal(id: string, signal: string, opts: CallOptions = {}): Promise<void> {
     try {
-      await this.docker.getContainer(id).kill({ signal });
+      await this.call(`send ${signal} to container ${short(id)}`, opts, (abortSignal) => this.docker.getContainer(id).kill({ signal, abortSignal }));
     } catch (err) {
       throw new Error(`cannot send ${signal} to container ${short(id)}: ${daemonMessage(err)}`, { cause: err });
     }
   }
 
-  async stop(id: string, timeoutMs: number): Promise<void> {
+  async stop(id: string, timeoutMs: number, opts: CallOptions = {}): Promise<void> {
+    const t = Math.ceil(Math.max(0, timeoutMs) / 1000);
     try {
-      await this.docker.getContainer(id).stop({ t: Math.ceil(Math.max(0, timeoutMs) / 1000) });
+      // Docker answers once the container is gone, up to t seconds after the stop signal.
+      await this.call(`stop container ${short(id)} (stop timeout ${t} s)`, opts, (abortSignal) => this.docker.getContainer(id).stop({ t, abortSignal }), t * 1000 + this.callTimeoutMs);
     } catch (err) {
       const status = dockerStatus(err);
       if (status === 304 || status === 404) return; // already stopped / gone
@@ -235,9 +292,9 @@ export class DockerContainerRuntime implements ContainerRuntime {
     }
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, opts: CallOptions = {}): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.call(`remove container ${short(id)}`, opts, (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
     } catch (err) {
       const status = dockerStatus(err);
       if (status === 404) return;

@@ -30,3 +30,11 @@ export function createDockerClient(dockerHost: string | undefined = process.env.
     ? new Docker({ socketPath: endpoint.socketPath, host: undefined, port: undefined })
     : new Docker({ host: endpoint.host, port: endpoint.port, protocol: endpoint.protocol, socketPath: undefined });
 }
+
+/** Where a client talks to, for messages: "unix:///var/run/docker.sock" or "tcp://host:port". */
+export function describeDockerEndpoint(docker: Docker): string {
+  const modem = (docker as unknown as { modem?: { socketPath?: unknown; host?: unknown; port?: unknown } }).modem;
+  if (modem && typeof modem.socketPath === 'string' && modem.socketPath) return `unix://${modem.socketPath}`;
+  if (modem && typeof modem.host === 'string' && modem.host) return `tcp://${modem.host}:${String(modem.port ?? '')}`;
+  return 'docker';
+}

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { inactivityTimer, withDockerDeadline } from './docker-deadline';
 import { daemonMessage, isNotFound } from './docker-errors';
 import { registryOfImage, type RegistryCredentials } from './registry-auth';
 
@@ -25,6 +26,12 @@ export interface EnsureImageOptions {
   credentials?: RegistryCredentials | (() => RegistryCredentials | undefined);
   /** Abandons the pull (the daemon may finish it in the background). */
   signal?: AbortSignal;
+  /**
+   * Deadlines: each daemon call (inspect, the pull's start) within `callTimeoutMs`; a pull fails
+   * when its stream is silent for `inactivityMs` (a pull may take long, but not in silence).
+   * Defaults 10 000 and 120 000 ms.
+   */
+  deadlines?: { callTimeoutMs?: number; inactivityMs?: number; where?: string };
 }
 
 export interface ImageInfo {
@@ -116,9 +123,12 @@ export function describePullError(ref: string, message: string): Error {
   return new Error(`pull of ${ref} from ${registry} failed: ${message}`, { cause: message });
 }
 
-async function inspectImage(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
+async function inspectImage(docker: Docker, ref: string, opts: EnsureImageOptions): Promise<Docker.ImageInspectInfo | undefined> {
   try {
-    return await docker.getImage(ref).inspect();
+    const timeoutMs = opts.deadlines?.callTimeoutMs ?? 10_000;
+    return await withDockerDeadline({ op: `inspect image ${ref}`, timeoutMs, where: opts.deadlines?.where ?? 'docker', signal: opts.signal }, (abortSignal) =>
+      docker.getImage(ref).inspect({ abortSignal } as Docker.ImageInspectOptions),
+    );
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw new Error(`cannot inspect image ${ref}: ${daemonMessage(err)}`, { cause: err });
@@ -139,37 +149,63 @@ async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Prom
   };
 
   const credentials = typeof opts.credentials === 'function' ? opts.credentials() : opts.credentials;
-  const pullOptions: Record<string, unknown> = {};
-  if (credentials) pullOptions.authconfig = credentials;
-  if (opts.signal) pullOptions.abortSignal = opts.signal;
-  let stream: NodeJS.ReadableStream;
-  try {
-    // dockerode resolves here when the pull STARTS; the outcome is in the stream.
-    stream = (await docker.pull(ref, pullOptions)) as NodeJS.ReadableStream;
-  } catch (err) {
-    if (opts.signal?.aborted) throw new Error(`pull of ${ref} aborted`, { cause: err });
-    throw describePullError(ref, daemonMessage(err));
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    let streamError: string | undefined;
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null) => {
-        if (opts.signal?.aborted) return reject(new Error(`pull of ${ref} aborted`));
-        if (err) return reject(describePullError(ref, err.message));
-        if (streamError !== undefined) return reject(describePullError(ref, streamError));
-        resolve();
-      },
-      (event: PullEvent) => {
-        if (event.error || event.errorDetail) {
-          streamError ??= event.errorDetail?.message ?? event.error ?? 'unknown error';
-          return;
-        }
-        if (tracker.update(event)) emit(false);
-      },
-    );
+  const where = opts.deadlines?.where ?? 'docker';
+  const inactivityMs = opts.deadlines?.inactivityMs ?? 120_000;
+  // One signal for the whole pull: the caller's, or the stream falling silent.
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let stalled = false;
+  const watchdog = inactivityTimer(inactivityMs, () => {
+    stalled = true;
+    abort.abort();
   });
+  const stalledError = () =>
+    new Error(`pull of ${ref} made no progress for ${inactivityMs} ms (docker at ${where}, or registry ${registryOfImage(ref)}, stopped answering)`);
+  try {
+    const pullOptions: Record<string, unknown> = {};
+    if (credentials) pullOptions.authconfig = credentials;
+    let stream: NodeJS.ReadableStream;
+    try {
+      // dockerode resolves here when the pull STARTS (docker answered); the outcome is in the stream.
+      stream = await withDockerDeadline({ op: `pull ${ref}`, timeoutMs: opts.deadlines?.callTimeoutMs ?? 10_000, where, signal: abort.signal }, (abortSignal) =>
+        docker.pull(ref, { ...pullOptions, abortSignal }) as Promise<NodeJS.ReadableStream>,
+      );
+    } catch (err) {
+      if (stalled) throw stalledError();
+      if (opts.signal?.aborted) throw new Error(`pull of ${ref} aborted`, { cause: err });
+      if ((err as Error).name === 'DockerUnavailableError') throw err;
+      throw describePullError(ref, daemonMessage(err));
+    }
+    watchdog.touch();
+
+    await new Promise<void>((resolve, reject) => {
+      let streamError: string | undefined;
+      // The request was made with the pull's signal: aborting it ends the stream with an error.
+      abort.signal.addEventListener('abort', () => (stream as NodeJS.ReadableStream & { destroy?: (e?: Error) => void }).destroy?.(), { once: true });
+      docker.modem.followProgress(
+        stream,
+        (err: Error | null) => {
+          if (stalled) return reject(stalledError());
+          if (opts.signal?.aborted) return reject(new Error(`pull of ${ref} aborted`));
+          if (err) return reject(describePullError(ref, err.message));
+          if (streamError !== undefined) return reject(describePullError(ref, streamError));
+          resolve();
+        },
+        (event: PullEvent) => {
+          watchdog.touch();
+          if (event.error || event.errorDetail) {
+            streamError ??= event.errorDetail?.message ?? event.error ?? 'unknown error';
+            return;
+          }
+          if (tracker.update(event)) emit(false);
+        },
+      );
+    });
+  } finally {
+    watchdog.stop();
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
   emit(true);
   return tracker.digest;
 }
@@ -188,13 +224,13 @@ function checkPinnedDigest(ref: string, image: Docker.ImageInspectInfo, digest: 
  */
 export async function ensureImage(docker: Docker, ref: string, opts: EnsureImageOptions = {}): Promise<ImageInfo> {
   const policy = opts.pull ?? 'missing';
-  let image = policy === 'missing' ? await inspectImage(docker, ref) : undefined;
+  let image = policy === 'missing' ? await inspectImage(docker, ref, opts) : undefined;
   let pulled = false;
   let pulledDigest: string | undefined;
   if (!image) {
     pulledDigest = await pull(docker, ref, opts);
     pulled = true;
-    image = await inspectImage(docker, ref);
+    image = await inspectImage(docker, ref, opts);
     if (!image) throw new Error(`pull of ${ref} finished but the image is not present locally`);
   }
 
