@@ -21,15 +21,67 @@ export interface ConnectTuning {
   reconnectBackoffMaxMs?: number;
 }
 
-/** A call option that bounds one call: `client.get(k).options(deadlineIn(2000))`. */
+/**
+ * A call option that bounds each attempt of one call to `ms`: `client.get(k).options(deadlineIn(2000))`.
+ * The deadline is read afresh each time etcd3 resolves the options — once per attempt — so a call
+ * that timed out on one member and is retried on the next (see RetryPolicy) gets `ms` again there,
+ * rather than a deadline already past.
+ */
 export function deadlineIn(ms: number): { deadline: Date } {
-  return { deadline: new Date(Date.now() + ms) };
+  const options = {} as { deadline: Date };
+  Object.defineProperty(options, 'deadline', { enumerable: true, get: () => new Date(Date.now() + ms) });
+  return options;
+}
+
+/**
+ * gRPC metadata asking etcd to serve the call only while its member has a leader: etcd's
+ * require-leader (Go: `clientv3.WithRequireLeader`), the metadata `hasleader: true`. A stream opened
+ * with it is refused by a member without a leader ("etcdserver: no leader", UNAVAILABLE), and an
+ * open one is canceled with that error once the member has had no leader for three election
+ * timeouts — so a client watching through a member cut off from the quorum is told, instead of
+ * waiting forever on a member that will never see another change.
+ */
+export const REQUIRE_LEADER_KEY = 'hasleader';
+
+/** The services whose calls carry require-leader: watches, and leases (grant and the keepalive stream). */
+export const REQUIRE_LEADER_SERVICES: ReadonlySet<string> = new Set(['Watch', 'Lease']);
+
+/** What etcd3 passes a call with; `clone` and `set` are grpc-js Metadata's. */
+interface MetadataLike {
+  clone(): MetadataLike;
+  set(key: string, value: string): void;
+}
+
+/** A copy of `metadata` (etcd3 caches the auth metadata and shares it across calls: never mutate it) with require-leader set. */
+export function withRequireLeader<M extends MetadataLike>(metadata: M): M {
+  const copy = metadata.clone() as M;
+  copy.set(REQUIRE_LEADER_KEY, 'true');
+  return copy;
+}
+
+type WithConnection = (service: string, fn: (args: { metadata: MetadataLike } & Record<string, unknown>) => unknown, ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * etcd3 1.1.2 has no option for require-leader: this wraps its connection pool's `withConnection`
+ * (through which every call goes: unary ones via `exec`, streams directly) so that calls of
+ * REQUIRE_LEADER_SERVICES get the metadata. Returns the client for chaining.
+ */
+export function requireLeader(client: Etcd3): Etcd3 {
+  const pool = (client as unknown as { pool?: { withConnection?: WithConnection } }).pool;
+  if (!pool || typeof pool.withConnection !== 'function') throw new Error('etcd3 client without the connection pool this version of Gantry expects (etcd3 1.1.2)');
+  const original = pool.withConnection.bind(pool);
+  pool.withConnection = (service, fn, ...rest) =>
+    original(service, REQUIRE_LEADER_SERVICES.has(service) ? (args) => fn({ ...args, metadata: withRequireLeader(args.metadata) }) : fn, ...rest);
+  return client;
 }
 
 /**
  * Builds the etcd3 client for `opts`: TLS material read from its files now (errors name each file and
  * where it was configured), user/password auth, a deadline on every unary call so nothing hangs
- * forever while etcd is down, and fault handling with short waits (see fault-handling.ts).
+ * forever while etcd is down, fault handling with short waits (see fault-handling.ts): with several
+ * endpoints a call that fails or times out on one member is retried on the next — and require-leader
+ * on watches and leases (see REQUIRE_LEADER_KEY), so a member cut off from the quorum sends its
+ * watchers elsewhere.
  * The caller owns the client and must `close()` it.
  */
 export function connectEtcd(opts: EtcdConnectionOptions, tuning: ConnectTuning = {}): Etcd3 {
@@ -50,7 +102,7 @@ export function connectEtcd(opts: EtcdConnectionOptions, tuning: ConnectTuning =
   };
   if (opts.tls) options.credentials = readTls(opts);
   if (opts.auth) options.auth = { username: opts.auth.user, password: opts.auth.password };
-  return new Etcd3(options);
+  return requireLeader(new Etcd3(options));
 }
 
 function readTls(opts: EtcdConnectionOptions): NonNullable<IOptions['credentials']> {

@@ -52,6 +52,24 @@ describe('RetryPolicy', () => {
   });
 });
 
+describe('RetryPolicy with several hosts (retryDeadlines)', () => {
+  it('retries a call that timed out (on the next host), up to maxAttempts', async () => {
+    const late = () => new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED');
+    const fn = jest.fn().mockRejectedValueOnce(late()).mockResolvedValueOnce('ok');
+    await expect(new RetryPolicy(3, { retryDeadlines: true }).execute(fn)).resolves.toBe('ok');
+    expect(fn).toHaveBeenCalledTimes(2);
+    const always = jest.fn().mockRejectedValue(late());
+    await expect(new RetryPolicy(3, { retryDeadlines: true }).execute(always)).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+    expect(always).toHaveBeenCalledTimes(3);
+  });
+
+  it('still never retries a non-recoverable error', async () => {
+    const bad = jest.fn().mockRejectedValue(new EtcdLeaseInvalidError('1'));
+    await expect(new RetryPolicy(3, { retryDeadlines: true }).execute(bad)).rejects.toBeInstanceOf(EtcdLeaseInvalidError);
+    expect(bad).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe('cappedBackoff', () => {
   it('doubles up to the cap', () => {
     const durations: number[] = [];
@@ -70,5 +88,15 @@ describe('faultHandling', () => {
     await expect(fh.global!.execute(() => 1)).resolves.toBe(1);
     await expect(fh.host!('h').execute(() => 2)).resolves.toBe(2);
     expect(fh.watchBackoff!.duration).toBe(100);
+  });
+
+  it('retries deadlines only with more than one host', async () => {
+    const late = () => Promise.reject(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED'));
+    const one = jest.fn(late);
+    await expect(faultHandling({ hosts: 1 }).global!.execute(one)).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+    expect(one).toHaveBeenCalledTimes(1);
+    const three = jest.fn(late);
+    await expect(faultHandling({ hosts: 3 }).global!.execute(three)).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+    expect(three).toHaveBeenCalledTimes(3);
   });
 });

@@ -80,12 +80,38 @@ export class HostCircuitBreaker {
 }
 
 /**
- * Global policy: retries a recoverable failure right away (etcd3 picks another host for each attempt),
- * up to `maxAttempts` in all — but never a deadline-exceeded call, whose time budget is already spent,
- * so a call takes at most about one call deadline rather than three.
+ * Global policy: retries a recoverable failure right away, up to `maxAttempts` in all. etcd3's
+ * `exec()` walks one shuffled order of the hosts per call, so each attempt goes to the next host,
+ * and it resolves the call options inside each attempt, so each attempt gets a fresh deadline
+ * (connectEtcd's default, or a `deadlineIn(ms)` of the caller, which is re-read per attempt).
+ *
+ * A call that ran out of time (DEADLINE_EXCEEDED) is retried only when there is another host to
+ * try (`retryDeadlines`, set when the client has more than one endpoint): with one host the time
+ * budget is spent and trying the same member again only doubles the wait; with several, the usual
+ * cause is one member that cannot answer — isolated from the others, stuck in an election, or
+ * gone without a RST — and the next member answers at once. A call then takes at most
+ * `maxAttempts` deadlines.
+ *
+ * Retrying a write (put, delete, txn, lease grant) after a deadline is safe for Gantry, because:
+ * - A timed-out write has an unknown outcome whether or not we retry: every caller already treats
+ *   a failed write as "may or may not have applied" and retries or re-reads on its own (level-
+ *   triggered). Retrying here adds no outcome a caller does not already handle; it only comes sooner.
+ * - In the case this retry is for, the write did not apply: a member isolated from the quorum
+ *   cannot commit anything, and drops proposals once it knows it has no leader. Only a proposal it
+ *   had already forwarded to the leader before the cut may have committed — the same ambiguity as
+ *   any timeout, and as an UNAVAILABLE after the request was sent, which etcd3 always retried.
+ * - If it did apply, a second commit is harmless: puts and deletes are idempotent (same key, same
+ *   value), and every transaction of Gantry is guarded by a compare (fenced writes, create-only
+ *   keys, compare-and-set), so the second commit finds the compare false and applies nothing. Its
+ *   caller must then take "compare failed" as "re-read": the value may be its own earlier commit
+ *   (the lease keeper does: a key under one of its own leases is claimed, not a conflict). A duplicate
+ *   lease grant leaves an orphan lease with no keys, which expires after its TTL.
  */
 export class RetryPolicy {
-  constructor(readonly maxAttempts: number) {
+  constructor(
+    readonly maxAttempts: number,
+    readonly opts: { retryDeadlines?: boolean } = {},
+  ) {
     if (!(maxAttempts >= 1)) throw new RangeError(`maxAttempts must be >= 1 (got ${maxAttempts})`);
   }
 
@@ -94,7 +120,7 @@ export class RetryPolicy {
       try {
         return await fn({ signal: neverAborted });
       } catch (err) {
-        if (attempt >= this.maxAttempts || !isRetryable(err)) throw err;
+        if (attempt >= this.maxAttempts || !isRetryable(err, this.opts)) throw err;
       }
     }
   }
@@ -105,8 +131,9 @@ export function isRecoverable(err: unknown): boolean {
   return err instanceof Error && isRecoverableError(err);
 }
 
-export function isRetryable(err: unknown): boolean {
-  return isRecoverable(err) && !(err instanceof GRPCDeadlineExceededError);
+/** Worth another attempt on the next host: recoverable, and not a spent deadline unless `retryDeadlines`. */
+export function isRetryable(err: unknown, opts: { retryDeadlines?: boolean } = {}): boolean {
+  return isRecoverable(err) && (opts.retryDeadlines === true || !(err instanceof GRPCDeadlineExceededError));
 }
 
 /** etcd3's backoff interface as an immutable chain: minMs, 2×minMs, … capped at maxMs. */
@@ -118,7 +145,10 @@ export function cappedBackoff(minMs: number, maxMs: number, attempt = 0): Etcd3W
 }
 
 export interface FaultHandlingOptions {
-  /** How many endpoints the client has (sets how many attempts a call gets). */
+  /**
+   * How many endpoints the client has: a call gets one attempt per host (at least 2), and a call that
+   * timed out is retried on the next host only when there is more than one.
+   */
   hosts: number;
   breaker?: Omit<CircuitBreakerOptions, 'now'>;
   /** Reconnect backoff of etcd3's own watch stream. Default 100 ms → 5 s. */
@@ -132,7 +162,7 @@ export function faultHandling(opts: FaultHandlingOptions): FaultHandling {
   const { minMs, maxMs } = opts.watchBackoff ?? { minMs: 100, maxMs: 5000 };
   return {
     host: (host: string) => asPolicy<Etcd3HostPolicy>(new HostCircuitBreaker(host, opts.breaker)),
-    global: asPolicy<Etcd3GlobalPolicy>(new RetryPolicy(Math.max(2, opts.hosts))),
+    global: asPolicy<Etcd3GlobalPolicy>(new RetryPolicy(Math.max(2, opts.hosts), { retryDeadlines: opts.hosts > 1 })),
     watchBackoff: cappedBackoff(minMs, maxMs),
   };
 }
