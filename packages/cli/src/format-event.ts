@@ -16,6 +16,8 @@ export function formatEvent(event: EngineEvent): string | undefined {
     }
     case 'leftover-removed':
       return `observe  removed leftover ${short(event.container)} (${event.reason})`;
+    case 'ports-changed':
+      return `observe  ${short(event.container)} published on ${event.to.host}:${event.to.port} now (was ${event.from.host}:${event.from.port}): proxy follows`;
     case 'up-to-date':
       return `observe  ${short(event.container)} already serves ${event.version}: nothing to start`;
     case 'pull-started':

@@ -15,8 +15,9 @@ export class EngineError extends Error {
     message: string,
     /** Extra facts for the report, e.g. the failed container's last log lines. */
     readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'EngineError';
   }
 }
@@ -25,5 +26,6 @@ export class EngineError extends Error {
 export function asEngineError(err: unknown, code: EngineErrorCode, context: string): EngineError {
   if (err instanceof EngineError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new EngineError(code, `${context}: ${message}`);
+  // The cause is kept: callers tell an unavailable docker from a refusal by it (dockerUnavailable()).
+  return new EngineError(code, `${context}: ${message}`, {}, { cause: err });
 }

@@ -8,6 +8,7 @@ import type { PullProgress } from '../runtime/image';
 export type EngineEvent =
   | { type: 'observed'; serving: string[]; draining: string[]; leftovers: string[] }
   | { type: 'leftover-removed'; container: string; reason: string }
+  | { type: 'ports-changed'; container: string; frontend: string; from: { host: string; port: number }; to: { host: string; port: number } }
   | { type: 'up-to-date'; container: string; version: string }
   | { type: 'pull-started'; image: string }
   | { type: 'pull-progress'; image: string; progress: PullProgress }

@@ -1,6 +1,6 @@
 import { componentConfigHash, findComponent, imageReference, type Component, type ProjectConfig } from '@gantry/spec';
 import { waitUntilReady } from '../checks/ready-gate';
-import type { ContainerRuntime, ManagedContainer } from '../runtime/container-runtime';
+import { withSignal, type ContainerRuntime, type ManagedContainer, type PublishedPort } from '../runtime/container-runtime';
 import type { HostProxy } from '../proxy/proxy';
 import { containerTarget } from './container-target';
 import { asEngineError, EngineError } from './errors';
@@ -9,6 +9,7 @@ import { componentFrontends, projectFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
 import { retireContainers } from './retire';
+import { syncServerPorts } from './sync-ports';
 
 export interface EngineDeps {
   runtime: ContainerRuntime;
@@ -33,6 +34,7 @@ export interface UpdateRequest {
    */
   keepConfigHash?: string;
   onEvent?: EventSink;
+  /** Cancels the update: every Docker call it makes takes it (and has its own deadline too). */
   signal?: AbortSignal;
 }
 
@@ -46,6 +48,8 @@ export interface UpdateSummary {
   unchanged: boolean;
   /** The config hash the serving container was made with. */
   configHash?: string;
+  /** Where the serving container's ports are published now (they change when dockerd restarts it). */
+  hostPorts?: Record<number, PublishedPort>;
   /** Containers drained and removed, with how each drain ended. */
   retired: Array<{ container: string; drained: boolean; closedConnections: number; waitedMs: number }>;
   timings: PhaseTimings;
@@ -66,7 +70,8 @@ export function resolveComponent(config: ProjectConfig, name: string): Component
  * old, switches the proxy only once every ready check passes, then drains and removes the old.
  * A new version that never gets ready is removed and the old one keeps serving, untouched.
  */
-export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: UpdateRequest): Promise<UpdateSummary> {
+export async function updateComponent(engine: EngineDeps, ctx: HostContext, req: UpdateRequest): Promise<UpdateSummary> {
+  const deps: EngineDeps = { ...engine, runtime: withSignal(engine.runtime, req.signal) };
   const { runtime, proxy } = deps;
   const emit: EventSink = req.onEvent ?? (() => undefined);
   const clock = new PhaseClock();
@@ -82,11 +87,15 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
     await runtime.remove(c.id);
     emit({ type: 'leftover-removed', container: c.id, reason: `${c.state} and never switched to (interrupted work)` });
   }
+  // A dockerd restart may have restarted containers on new ports: the proxy follows them first.
+  for (const change of await syncServerPorts(proxy, component, ctx, [...observed.serving, ...observed.draining])) {
+    emit({ type: 'ports-changed', container: change.container, frontend: change.frontend, from: change.from, to: change.to });
+  }
   clock.mark('observe');
   if (req.ifNoneServing && observed.serving.length > 0) {
     const running = observed.serving[0];
     emit({ type: 'up-to-date', container: running.id, version: running.version });
-    return { component: component.name, version: running.version, image: running.image, container: running.id, unchanged: true, retired: [], timings: clock.finish() };
+    return { component: component.name, version: running.version, image: running.image, container: running.id, unchanged: true, hostPorts: running.hostPorts, retired: [], timings: clock.finish() };
   }
 
   // The proxy first: a taken port or a config haproxy refuses fails here, before any container exists.
@@ -101,7 +110,7 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
   emit({ type: 'pull-started', image });
   let imageInfo;
   try {
-    imageInfo = await runtime.ensureImage(image, { pull, onProgress: (progress) => emit({ type: 'pull-progress', image, progress }) });
+    imageInfo = await runtime.ensureImage(image, { pull, signal: req.signal, onProgress: (progress) => emit({ type: 'pull-progress', image, progress }) });
   } catch (err) {
     throw asEngineError(err, 'image', `image ${image}`);
   }
@@ -125,7 +134,7 @@ export async function updateComponent(deps: EngineDeps, ctx: HostContext, req: U
   const old = [...observed.serving, ...observed.draining].filter((c) => c.id !== serving.id);
   const retired = await retireContainers(deps, component, old, emit);
   clock.mark('drain');
-  return { component: component.name, version, image, container: serving.id, unchanged, configHash: serving.configHash, retired, timings: clock.finish() };
+  return { component: component.name, version, image, container: serving.id, unchanged, configHash: serving.configHash, hostPorts: serving.hostPorts, retired, timings: clock.finish() };
 }
 
 /** Creates and starts the new container and waits for its ready checks; removes it if they fail. */
