@@ -12,6 +12,9 @@ import { createHostEngine, defaultStateDir } from './engine/host-engine';
 
 const agentVersion: string = require('../package.json').version;
 
+/** How long SIGTERM waits for the agent to wind down before gantryd exits anyway. */
+const STOP_DEADLINE_MS = 10_000;
+
 /** `--label k=v` (repeatable) → `{ k: v }`; a malformed one is a usage error. */
 function parseLabels(raw: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -56,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('prefix', { type: 'string', default: '/gantry/', describe: 'etcd key prefix' })
     .option('state-dir', { type: 'string', default: defaultStateDir(), describe: "where the host's HAProxy keeps its config, sockets and pid" })
     .option('docker-host', { type: 'string', describe: 'Docker Engine address (default: $DOCKER_HOST, then /var/run/docker.sock)' })
+    .option('docker-timeout', { type: 'number', default: 10, describe: 'seconds a Docker call may take before docker counts as unavailable (a stop: its stop timeout plus this)' })
     .option('haproxy', { type: 'string', default: 'haproxy', describe: 'the haproxy binary' })
     .option('lease-ttl', { type: 'number', default: 10, describe: 'seconds before a dead agent’s registration expires' })
     .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
@@ -108,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
   const agent = new Agent({
     etcd,
     keys: new KeyLayout(args.prefix),
-    engine: createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'] }),
+    engine: createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 }),
     ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
     labels,
     agentVersion,
@@ -127,10 +131,17 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('stopping: containers and HAProxy keep serving', { signal });
-    void agent
-      .stop()
-      .catch((err: Error) => log.error('error while stopping', { error: err.message }))
+    // Bounded: a docker or etcd that does not answer must not keep gantryd from exiting.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn(`agent did not stop within ${STOP_DEADLINE_MS} ms (docker or etcd not answering): exiting anyway`);
+        resolve();
+      }, STOP_DEADLINE_MS);
+    });
+    void Promise.race([agent.stop().catch((err: Error) => log.error('error while stopping', { error: err.message })), bound])
       .finally(() => {
+        clearTimeout(timer);
         etcd.close();
         lock.release();
         process.exit(code);

@@ -55,6 +55,7 @@ export class Agent {
   private readonly retiring = new Map<string, Promise<void>>();
   private sweep?: Promise<void>;
   private swept = false;
+  private stopDockerWatch?: () => void;
 
   constructor(private readonly opts: AgentOptions) {
     this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)), delete: async (key) => void (await opts.etcd.delete().key(key)) }, {
@@ -134,12 +135,18 @@ export class Agent {
       this.sweepOrphans();
     }, this.opts.resyncMs ?? 30_000);
     this.resyncTimer.unref();
+    // A dockerd restart may have restarted containers on new ports: every component is observed anew when docker is back.
+    this.stopDockerWatch = this.opts.engine.runtime.watchDaemon?.(() => {
+      log.info('docker answers again: observing every component anew');
+      this.workers.forEach((w) => w.poke());
+    });
     log.info('agent started', { bind: ctx.bindAddress });
   }
 
   /** Stops watching and revokes the registration; containers and HAProxy keep serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.stopDockerWatch?.();
     await this.coordinator?.stop();
     await Promise.all([this.mirror?.stop(), this.ownRecords?.stop()]);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));

@@ -6,6 +6,7 @@ import { removeComponent } from '../engine/remove';
 import { stopComponent } from '../engine/stop';
 import { updateComponent, type EngineDeps } from '../engine/update';
 import { watchHealth } from '../engine/watch-health';
+import { dockerUnavailable, type PublishedPort } from '../runtime/container-runtime';
 import { applyEvent, containerRecords, sameStatus } from './component-status';
 import { fitComponentStatus } from './fit-status';
 import type { ComponentIntent, KeyProblem } from './desired-state';
@@ -22,6 +23,13 @@ export interface WorkerDeps {
 }
 
 const now = () => new Date();
+
+/** About how long a container's checks take to call it unhealthy: what a verdict after docker was away may still reflect. */
+function healthWindowMs(component: ComponentIntent['component']): number {
+  const intervalS = Math.min(...component.healthChecks.map((c) => c.interval ?? 5));
+  const retries = Math.max(...component.healthChecks.map((c) => c.retries ?? 1));
+  return Math.round((intervalS * (retries + component.healthFailureThreshold) + 5) * 1000);
+}
 
 /** Which desired value an intent is: its key, that key's mod revision, and the value's rollout and setAt. */
 function observedGeneration(intent: ComponentIntent): ComponentStatus['observed'] {
@@ -55,6 +63,8 @@ export class ComponentWorker {
   private monitor?: { key: string; health: HealthMonitor };
   private stopped = false;
   private reported = false;
+  /** An unhealthy verdict came while docker was away: the next convergence starts the checks afresh instead. */
+  private recheckHealth = false;
 
   constructor(
     readonly name: string,
@@ -197,8 +207,23 @@ export class ComponentWorker {
         pull: undefined,
         lastError: problems[0],
       });
-      this.watchHealth(intent, summary.container);
+      if (this.recheckHealth) {
+        this.recheckHealth = false;
+        await this.stopHealth();
+      }
+      this.watchHealth(intent, summary.container, summary.hostPorts);
     } catch (err) {
+      const unavailable = dockerUnavailable(err);
+      if (unavailable) {
+        // Docker's state is unknown: nothing is concluded from it, nothing is removed, and the
+        // target is not failed: every poke (the resync, docker coming back) tries again.
+        clog.warn('docker unavailable: what runs is unknown, left as it is', { error: unavailable.message });
+        // A replacement asked for is not carried over: its checks judge it afresh once docker answers.
+        if (replace) this.recheckHealth = true;
+        const moving = this.status.phase !== 'running' && this.status.phase !== 'idle' && this.status.phase !== 'stopped';
+        this.report({ phase: moving ? 'failed' : this.status.phase, drain: undefined, pull: undefined, lastError: { key: intent.source, reason: unavailable.message, at: now().toISOString() } });
+        return;
+      }
       const delayMs = this.failed?.target === target ? Math.min(this.failed.delayMs * 2, 300_000) : (this.deps.retryBaseMs ?? 30_000);
       this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
       clearTimeout(this.retryTimer);
@@ -220,9 +245,10 @@ export class ComponentWorker {
     await monitor?.health.stop();
   }
 
-  private watchHealth(intent: ComponentIntent, containerId: string): void {
-    // Same container, same checks: the running monitor stays (restarting it would report anew).
-    const key = `${containerId}/${JSON.stringify(intent.component.healthChecks)}/${intent.component.healthFailureThreshold}`;
+  private watchHealth(intent: ComponentIntent, containerId: string, hostPorts?: Record<number, PublishedPort>): void {
+    // Same container, same ports, same checks: the running monitor stays (restarting it would
+    // report anew). Ports change when a dockerd restart restarted the container: checks follow.
+    const key = `${containerId}/${JSON.stringify(hostPorts ?? null)}/${JSON.stringify(intent.component.healthChecks)}/${intent.component.healthFailureThreshold}`;
     if (this.stopped || intent.component.healthChecks.length === 0 || this.monitor?.key === key) return;
     void this.stopHealth();
     void this.deps.engine.runtime.inspect(containerId).then((container) => {
@@ -238,6 +264,16 @@ export class ComponentWorker {
             },
           }),
         onUnhealthy: (s) => {
+          // Checks reach the container through ports Docker publishes (docker-proxy dies with a
+          // restarting dockerd): while docker is away, or just came back, a failure is not the
+          // container's. Not replaced: observed again, and checked afresh once docker answers.
+          const runtime = this.deps.engine.runtime;
+          if (runtime.dockerAwayWithin?.(healthWindowMs(intent.component))) {
+            this.deps.log.warn('container unhealthy while docker is or was just away: not replacing it; checking it afresh once docker answers', { component: this.name, container: containerId, failing: s.failingChecks });
+            this.recheckHealth = true;
+            this.poke();
+            return;
+          }
           this.deps.log.warn('container unhealthy: replacing it', { component: this.name, container: containerId, failing: s.failingChecks });
           this.replaceRequested = true;
           this.poke();

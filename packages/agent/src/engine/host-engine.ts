@@ -15,12 +15,14 @@ export interface HostEngineOptions {
   hostId: string;
   haproxyBin?: string;
   dockerHost?: string;
+  /** Deadline of each Docker call, ms (see DockerRuntimeOptions.callTimeoutMs). */
+  dockerTimeoutMs?: number;
 }
 
 /** One host's runtime and proxy, laid out the same way by gantryd, `gantry local` and the tests. */
 export function createHostEngine(opts: HostEngineOptions): { runtime: DockerContainerRuntime; proxy: HaproxyHostProxy } {
   return {
-    runtime: new DockerContainerRuntime({ dockerHost: opts.dockerHost }),
+    runtime: new DockerContainerRuntime({ dockerHost: opts.dockerHost, callTimeoutMs: opts.dockerTimeoutMs }),
     proxy: new HaproxyHostProxy({ stateDir: join(opts.stateDir, opts.hostId, 'haproxy'), haproxyBin: opts.haproxyBin }),
   };
 }

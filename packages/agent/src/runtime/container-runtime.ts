@@ -3,7 +3,7 @@ import { imageReference, type Component } from '@gantry/spec';
 import { firstExitCode } from './container-exit';
 import { containerCreateOptions } from './container-spec';
 import { createDockerClient, describeDockerEndpoint } from './docker-client';
-import { withDockerDeadline } from './docker-deadline';
+import { dockerUnavailable, withDockerDeadline } from './docker-deadline';
 import { daemonMessage, dockerStatus, isNotFound } from './docker-errors';
 import { demuxDockerOutput } from './docker-stream';
 import { execInContainer, type ExecResult } from './exec';
@@ -70,6 +70,17 @@ export interface ContainerRuntime {
   stop(id: string, timeoutMs: number, opts?: CallOptions): Promise<void>;
   /** Force-removes the container and its anonymous volumes. Gone is fine. */
   remove(id: string, opts?: CallOptions): Promise<void>;
+  /**
+   * True while docker is away, and for `withinMs` after it was last seen away (a call it did not
+   * answer, its event stream cut by a restart). Checks through its published ports fail meanwhile
+   * for reasons that are not the container's.
+   */
+  dockerAwayWithin?(withinMs: number): boolean;
+  /**
+   * Follows the daemon (its event stream) until the returned stop is called; `onBack` runs each
+   * time docker answers again after being away (a restart): what runs should be observed anew.
+   */
+  watchDaemon?(onBack: () => void): () => void;
 }
 
 /**
@@ -90,6 +101,8 @@ export function withSignal(runtime: ContainerRuntime, signal: AbortSignal | unde
     signal: (id, sig, opts) => runtime.signal(id, sig, o(opts)),
     stop: (id, timeoutMs, opts) => runtime.stop(id, timeoutMs, o(opts)),
     remove: (id, opts) => runtime.remove(id, o(opts)),
+    ...(runtime.dockerAwayWithin && { dockerAwayWithin: (ms: number) => runtime.dockerAwayWithin!(ms) }),
+    ...(runtime.watchDaemon && { watchDaemon: (onBack: () => void) => runtime.watchDaemon!(onBack) }),
   };
 }
 
@@ -137,9 +150,64 @@ export class DockerContainerRuntime implements ContainerRuntime {
     this.where = describeDockerEndpoint(this.docker);
   }
 
+  /** Docker away now (its event stream is cut), and when it was last seen away (epoch ms). */
+  private daemonAway = false;
+  private lastAwayAt = Number.NEGATIVE_INFINITY;
+
   /** One docker call under the call deadline (or `timeoutMs`) and the caller's signal. */
   private call<T>(op: string, opts: CallOptions, run: (signal: AbortSignal) => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
-    return withDockerDeadline({ op, timeoutMs, where: this.where, signal: opts.signal }, run);
+    return withDockerDeadline({ op, timeoutMs, where: this.where, signal: opts.signal }, run).catch((err: unknown) => {
+      if (dockerUnavailable(err)) this.lastAwayAt = Date.now();
+      throw err;
+    });
+  }
+
+  dockerAwayWithin(withinMs: number): boolean {
+    return this.daemonAway || Date.now() - this.lastAwayAt < withinMs;
+  }
+
+  watchDaemon(onBack: () => void, retryMs = 1_000): () => void {
+    let stopped = false;
+    let abort: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const away = (): void => {
+      this.daemonAway = true;
+      this.lastAwayAt = Date.now();
+    };
+    const follow = async (): Promise<void> => {
+      abort = new AbortController();
+      try {
+        // Docker answers /events with its headers at once, then one line per event: a stream that
+        // ends (or a connection refused) is a daemon that went away.
+        const stream = await this.call('watch events', { signal: abort.signal }, (abortSignal) =>
+          this.docker.getEvents({ filters: { type: ['container'] }, abortSignal } as Parameters<Docker['getEvents']>[0]) as Promise<NodeJS.ReadableStream>,
+        );
+        if (this.daemonAway) {
+          this.daemonAway = false;
+          this.lastAwayAt = Date.now();
+          onBack();
+        }
+        await new Promise<void>((resolve) => {
+          stream.on('data', () => undefined);
+          stream.once('end', resolve);
+          stream.once('close', resolve);
+          stream.once('error', () => resolve());
+          abort!.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      } catch {
+        // away: retried below
+      }
+      if (stopped) return;
+      away();
+      timer = setTimeout(() => void follow(), retryMs);
+      timer.unref();
+    };
+    void follow();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      abort?.abort();
+    };
   }
 
   async ensureImage(ref: string, opts: EnsureImageRequest = {}): Promise<ImageInfo> {
