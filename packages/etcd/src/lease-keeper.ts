@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { ClientClosedError, EtcdLeaseInvalidError, type IDuplexStream, type ILeaseKeepAliveRequest, type ILeaseKeepAliveResponse, type Namespace } from 'etcd3';
 import { Backoff, type BackoffOptions } from './backoff';
 import { DEFAULT_CALL_TIMEOUT_MS, deadlineIn } from './client';
@@ -107,6 +108,14 @@ export class LeaseKeeper {
   private losses = 0;
   private lastError?: string;
   private restoring = false;
+  /**
+   * Until when (monotonic ms, `performance.now()`) etcd surely still holds the lease: the send time
+   * of the last request it answered (a grant, a keepalive) plus the TTL. etcd renewed the lease
+   * when it processed that request, after we sent it, so its expiry is no earlier than this.
+   */
+  private heldUntil?: number;
+  /** Send times of the keepalives on the current stream not yet answered (etcd answers in order). */
+  private unanswered: number[] = [];
 
   /** What the keys should hold. */
   private readonly desired = new Map<string, string>();
@@ -215,6 +224,16 @@ export class LeaseKeeper {
     return settled;
   }
 
+  /**
+   * Whether etcd surely still holds the current lease, `marginMs` from now, by this keeper's own
+   * monotonic clock — never by a callback that may come late: after the process was paused
+   * (SIGSTOP, a VM freeze, a long GC) this is false at once, before any timer or stream event
+   * runs. What a leader checks before it acts (its keys may be gone, and another may lead).
+   */
+  surelyHeld(marginMs = 0): boolean {
+    return this.state === 'alive' && this.heldUntil !== undefined && performance.now() + marginMs < this.heldUntil;
+  }
+
   status(): LeaseKeeperStatus {
     let pendingKeys = this.toDelete.size;
     for (const key of this.desired.keys()) if (!this.isWritten(key)) pendingKeys++;
@@ -262,6 +281,7 @@ export class LeaseKeeper {
     if (this.state !== 'granting' && this.state !== 'lost') return;
     let id: string;
     let ttl: number;
+    const asked = performance.now();
     try {
       const res = await this.client.leaseClient.leaseGrant({ TTL: this.requestedTtl, ID: 0 }, deadlineIn(this.callTimeoutMs));
       if (res.error) throw new Error(`etcd refused the lease: ${res.error}`);
@@ -287,6 +307,7 @@ export class LeaseKeeper {
     this.ownLeases.add(String(id));
     this.grantedTtl = ttl;
     this.state = 'alive';
+    this.heldUntil = asked + ttl * 1000;
     this.confirmed();
     this.openStream();
     this.settleFirstGrant?.resolve(id);
@@ -336,6 +357,7 @@ export class LeaseKeeper {
           return;
         }
         this.stream = stream;
+        this.unanswered = [];
         const broken = (err: Error) => {
           if (this.stream !== stream) return;
           this.noteError('lease keepalive stream', err);
@@ -353,6 +375,8 @@ export class LeaseKeeper {
             return;
           }
           this.keepalives++;
+          const sent = this.unanswered.shift();
+          if (sent !== undefined) this.heldUntil = Math.max(this.heldUntil ?? 0, sent + Number(res.TTL) * 1000);
           this.confirmed();
         });
         stream.on('error', (err: Error) => broken(err));
@@ -360,6 +384,7 @@ export class LeaseKeeper {
         const send = () => {
           if (this.stream !== stream) return;
           try {
+            this.unanswered.push(performance.now());
             stream.write({ ID: leaseId });
           } catch (err) {
             broken(err as Error);

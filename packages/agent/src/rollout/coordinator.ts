@@ -339,6 +339,12 @@ export class RolloutCoordinator {
     const electionKey = keys.coordinator(project);
     let revision: number | undefined;
     for (const chunk of chunksOf(writes, component ? keys.rollout(project, component) : '\u0000')) {
+      // Before each chunk: by our own clock we may have lost the lease since the step was planned
+      // (a pause, a stall); then nothing more is sent. (A write sent anyway is refused by the fence.)
+      if (this.election.leaderValue !== leaderValue) {
+        log.info('coordinator write held back: by its own clock its election lease may have expired', { component, rollout: what });
+        return undefined;
+      }
       const ops: FencedOp[] = chunk.map((w) => (w.value === undefined ? etcd.delete().key(w.key) : etcd.put(w.key).value(w.value)));
       const compares = [...guards, ...chunk.filter((w) => w.ifModRevision !== undefined).map((w) => ({ key: w.key, modRevision: w.ifModRevision! }))];
       let committed: { succeeded: boolean; revision: number; fenced: boolean };

@@ -52,13 +52,26 @@ export class Election {
     await this.watcher.start();
   }
 
+  /**
+   * We hold the key, and by our own clock our lease surely still holds it: the time of the last
+   * keepalive etcd answered (its send time) plus the TTL, less a margin, is still ahead. Checked at
+   * the moment of asking, never left to a callback: a leader that was paused (SIGSTOP, a freeze)
+   * past its TTL stops acting as soon as it runs again — before the timers, the lease's `lost` and
+   * the watch of the key have told it anything — and a write already under way is still fenced by
+   * etcd.
+   */
   isLeader(): boolean {
-    return this.leader;
+    return this.leader && this.lease.surelyHeld(this.marginMs);
   }
 
-  /** The stored record while we lead. */
+  /** The stored record while we lead (see `isLeader`). */
   get leaderValue(): string | undefined {
-    return this.leader ? this.mine : undefined;
+    return this.isLeader() ? this.mine : undefined;
+  }
+
+  /** A tenth of the TTL: etcd's and our clocks may run at slightly different rates. */
+  private get marginMs(): number {
+    return this.opts.leaseTtlS * 100;
   }
 
   /** We were told (by a failed fence) that we no longer lead: campaign again if the key is free. */
