@@ -210,7 +210,9 @@ describe('rolling updates across five agents', () => {
       },
     });
     await hostKeyWatcher.start();
-    await fleet.rollout('back-to-v1', 'v1', { batch: { count: 1 }, minReadySeconds: 1 });
+    // The killed coordinator's host loses its registration too: if it is updating then (or still
+    // gone when its batch starts) it is skipped, not waited for (the default, fail, would end the rollout).
+    await fleet.rollout('back-to-v1', 'v1', { batch: { count: 1 }, minReadySeconds: 1, onHostLost: 'skip' });
     // Kill the coordinator once the rollout is under way (at least one host done).
     await waitFor(
       async () => {
@@ -242,9 +244,9 @@ describe('rolling updates across five agents', () => {
     expect(takeoverMs).toBeLessThanOrEqual(3_000 + 3_000);
     expect(entry.state.state).toBe('succeeded');
     expect(entry.state.coordinator).not.toBe(leader);
-    expect(entry.state.hosts.every((h) => h.result === 'done')).toBe(true);
-    // Each host told to move once, by whichever coordinator led.
-    expect(Object.fromEntries(hostKeyWrites)).toEqual({ h1: 1, h2: 1, h3: 1, h4: 1, h5: 1 });
+    expect(entry.state.hosts.every((h) => h.result === 'done' || (h.id === leader && h.result === 'skipped'))).toBe(true);
+    // Each host told to move once, by whichever coordinator led (the killed one at most once: not at all if skipped before its turn).
+    for (const h of ['h1', 'h2', 'h3', 'h4', 'h5']) expect(h === leader ? (hostKeyWrites.get(h) ?? 0) <= 1 : hostKeyWrites.get(h) === 1).toBe(true);
     // One v1 container per host — except maybe on the killed host: its own agent died too, possibly
     // mid-update, and its restarted agent may replace the container it left half-made.
     for (const [host, n] of Object.entries(v1Created)) expect(host === leader ? n >= 1 && n <= 2 : n === 1).toBe(true);
