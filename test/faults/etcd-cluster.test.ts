@@ -283,11 +283,14 @@ describe('a rollout across three agents on a three-member etcd cluster', () => {
     // Restarting it sent its clients elsewhere. Make sure an agent watches through it: restart agents
     // (SIGTERM: containers and HAProxy keep serving, the registration is revoked) until one's watch
     // stream lands on it — etcd3 picks a random member per stream.
-    for (let i = 0; (await watchStreams(isolated)) === 0; i++) {
+    const watched = () => waitFor(async () => ((await watchStreams(isolated)) ?? 0) > 0, { timeoutMs: 8_000, intervalMs: 200 }).then(() => true, () => false);
+    for (let i = 0; !(await watched()); i++) {
       if (i >= 9) throw new Error(`no agent's watch on ${isolated.name} after ${i} agent restarts`);
       const n = i % HOSTS;
       await fleet.agents[n].kill('SIGTERM');
       fleet.agents[n] = new AgentProcess(fleet.agents[n].spec).start();
+      // Its status says running from before the restart: wait for the new agent's own line.
+      await waitFor(() => fleet.agents[n].logs.some((l) => l.includes('registered') || l.includes('elected')), { timeoutMs: 30_000, what: `h${n + 1} registered again\n${fleet.agents[n].tail()}` }).catch(() => undefined);
       await fleet.converged(tag === 'v1' ? 'v2' : 'v1', 60_000, [n]);
       await waitFor(() => fleet.coordinator(), { what: 'a coordinator' });
     }
