@@ -32,11 +32,11 @@ export class Fleet {
     this.etcd = new Etcd3({ hosts: endpoints });
   }
 
-  async start(count: number, configOverrides: Partial<ComponentInput> = {}): Promise<void> {
+  async start(count: number, configOverrides: Partial<ComponentInput> = {}, agentArgs: string[] = []): Promise<void> {
     await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(FLEET_PORT, configOverrides)));
     const addresses = await freeHostAddresses(count, FLEET_PORT);
     this.agents = addresses.map((bindAddress, i) =>
-      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints }).start(),
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints, extraArgs: agentArgs }).start(),
     );
   }
 

@@ -14,6 +14,7 @@ import type {
   ExecResult,
   Frontend,
   HostProxy,
+  ProxyRestore,
   ImageInfo,
   ManagedContainer,
   ProxyServer,
@@ -190,6 +191,14 @@ export class SimulatedProxy implements HostProxy {
 
   async liveConnections(_frontend: string, _server: string): Promise<number> {
     return 0;
+  }
+
+  async restore(): Promise<ProxyRestore> {
+    return { action: 'none' };
+  }
+
+  async healthy(): Promise<boolean> {
+    return true;
   }
 
   async stop(): Promise<void> {

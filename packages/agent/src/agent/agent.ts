@@ -8,6 +8,7 @@ import { removeOrphans } from '../engine/remove';
 import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
+import { ProxyWatch } from './proxy-watch';
 import { StatusWriter } from './status-writer';
 import { fitAgentStatus } from './fit-status';
 import { HostAlreadyRunningError, registerHost } from './registration';
@@ -25,6 +26,8 @@ export interface AgentOptions {
   leaseTtlS?: number;
   /** How often every component is checked against what runs, even with no change in etcd (ms). */
   resyncMs?: number;
+  /** How often the host's HAProxy is checked and, when down, restored (ms; default 250). */
+  proxyWatchMs?: number;
   retryBaseMs?: number;
   /** Options of this agent's rollout coordinator candidate (gantryd's --history-limit, --gone-host-retention; a test's clock). */
   coordinator?: Pick<CoordinatorOptions, 'clock' | 'historyLimit' | 'goneHostRetentionMs' | 'tickMs'>;
@@ -51,6 +54,8 @@ export class Agent {
   /** What the agent itself cannot act on: the config, keys it ignores, and the coordinator's problems. */
   private hostProblems: KeyProblem[] = [];
   private coordinatorProblems: KeyProblem[] = [];
+  private proxyProblems: KeyProblem[] = [];
+  private proxyWatch?: ProxyWatch;
   /** Components gone from the config whose containers are draining away; none gets a new worker meanwhile. */
   private readonly retiring = new Map<string, Promise<void>>();
   private sweep?: Promise<void>;
@@ -100,6 +105,18 @@ export class Agent {
       throw err;
     }
 
+    // The host's HAProxy, watched between resyncs: a dead master or worker is restored within a second or so.
+    this.proxyWatch = new ProxyWatch(this.opts.engine.proxy, {
+      intervalMs: this.opts.proxyWatchMs,
+      log,
+      onRestored: () => this.workers.forEach((w) => w.poke()),
+      onProblem: (reason) => {
+        this.proxyProblems = reason ? [{ key: keys.host(ctx.project, ctx.hostId), reason }] : [];
+        this.reportAgent();
+      },
+    });
+    this.proxyWatch.start();
+
     // One mirror of what this host acts on: the config, the fleet's and its own desired versions.
     this.mirror = new FleetMirror(keys, {
       client: this.opts.etcd,
@@ -146,6 +163,7 @@ export class Agent {
   /** Stops watching and revokes the registration; containers and HAProxy keep serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.proxyWatch?.stop();
     this.stopDockerWatch?.();
     await this.coordinator?.stop();
     await Promise.all([this.mirror?.stop(), this.ownRecords?.stop()]);
@@ -220,7 +238,7 @@ export class Agent {
 
   /** Writes the agent record when its problems change. */
   private reportAgent(): void {
-    const problems = [...this.hostProblems, ...this.coordinatorProblems];
+    const problems = [...this.hostProblems, ...this.coordinatorProblems, ...this.proxyProblems];
     const signature = JSON.stringify(problems);
     if (signature === this.lastAgentProblems) return;
     this.lastAgentProblems = signature;

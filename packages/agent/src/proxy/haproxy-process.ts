@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { ProxyConfigError, ProxyProcessError } from './errors';
 import { readIfExists } from './files';
@@ -87,6 +87,44 @@ export class HaproxyProcess {
     const workerPid = await this.currentWorkerReady(procs);
     if (workerPid === undefined) throw new Error(`HAProxy master ${masterPid} has no worker answering on ${this.opts.paths.adminSocket}`);
     return { masterPid, workerPid };
+  }
+
+  /**
+   * Every live process started for this state directory (masters and workers: they share the
+   * command line naming our master socket), found through /proc. After the state directory was
+   * deleted the pidfile and sockets are gone but these still serve: they are what a restore must
+   * replace gracefully, not what it may ignore.
+   */
+  processes(): number[] {
+    let entries: string[];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return [];
+    }
+    const found: number[] = [];
+    for (const entry of entries) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        if (args.some((a) => a.startsWith(this.opts.paths.masterSocket)) && args.includes('-W') && isAlive(pid)) found.push(pid);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return found;
+  }
+
+  /** Soft stop (SIGUSR1): they stop listening at once and finish the sessions they have. */
+  softStop(pids: number[]): void {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGUSR1');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** Starts a new master (`haproxy -W -S ...`), detached, stdio to the log; resolves once its worker answers. */

@@ -45,13 +45,32 @@ export interface HostProxy {
   setServerState(frontend: string, server: string, state: ServerState): Promise<void>;
   /** Takes the server out, closing its remaining sessions (on old workers too). A no-op when absent. */
   removeServer(frontend: string, server: string): Promise<void>;
-  /** The servers of a frontend as the running proxy has them; empty when the proxy does not run. */
+  /**
+   * The servers of a frontend as the running proxy has them; when it does not run, as its persisted
+   * state has them (what a start loads). Throws when that state cannot be read: unknown is never empty.
+   */
   servers(frontend: string): Promise<ServerStatus[]>;
   /** One server's {@link ServerStatus.liveConnections}; 0 when absent or when the proxy does not run. */
   liveConnections(frontend: string, server: string): Promise<number>;
+  /**
+   * Puts the proxy back when it is down or unreachable (its master or worker died, its state
+   * directory was deleted): the files are written again from the last state known, a fresh HAProxy
+   * starts with every server in its state, and any HAProxy of ours left unreachable is soft-stopped
+   * once the new one serves. A no-op when the proxy runs as it should or has nothing to serve.
+   */
+  restore(): Promise<ProxyRestore>;
+  /** A cheap check, for a watch to run often: false when {@link restore} has something to do. */
+  healthy(): Promise<boolean>;
   /** Stops the proxy (hard): for tests and teardown only, the agent never stops it. */
   stop(): Promise<void>;
 }
+
+/** What {@link HostProxy.restore} found and did. */
+export type ProxyRestore =
+  | { action: 'none' }
+  /** The files were missing (state directory deleted) and were written again; the proxy kept running. */
+  | { action: 'files-rewritten' }
+  | { action: 'restarted'; reason: string; replaced: number[]; tookMs: number };
 
 export interface HaproxyHostProxyOptions {
   /** This host's proxy state directory, e.g. `/tmp/gantry-dev/hosts/<hostId>/haproxy`. */
@@ -86,6 +105,7 @@ export class HaproxyHostProxy implements HostProxy {
   private readonly process: HaproxyProcess;
   private readonly removeTimeoutMs: number;
   private tail: Promise<unknown> = Promise.resolve();
+  private lastDesired?: DesiredProxy;
 
   constructor(opts: HaproxyHostProxyOptions) {
     this.paths = proxyPaths(opts.stateDir);
@@ -93,6 +113,41 @@ export class HaproxyHostProxy implements HostProxy {
     this.api = new RuntimeApi(this.paths);
     this.process = new HaproxyProcess({ paths: this.paths, bin: opts.haproxyBin ?? 'haproxy', api: this.api, readyTimeoutMs: opts.readyTimeoutMs ?? 20_000 });
     this.removeTimeoutMs = opts.removeTimeoutMs ?? 5_000;
+  }
+
+  restore(): Promise<ProxyRestore> {
+    return this.exclusive(async () => {
+      const started = Date.now();
+      const desired = await this.loadDesired();
+      if (desired.frontends.length === 0) return { action: 'none' };
+      const filesMissing = (await readIfExists(this.paths.desired)) === undefined || (await readIfExists(this.paths.config)) === undefined;
+      if (filesMissing) {
+        await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+        await this.persist(desired, 'servers-only'); // rendered from a state that ran: no need to validate
+      }
+      let reason: string | undefined;
+      try {
+        if (!(await this.process.running())) reason = 'no HAProxy master runs for this state directory';
+      } catch (err) {
+        reason = `the HAProxy master does not answer: ${(err as Error).message}`;
+      }
+      if (!reason) return filesMissing ? { action: 'files-rewritten' } : { action: 'none' };
+      // Ours but unreachable (sockets deleted, hung): they keep serving until the new one listens
+      // beside them (SO_REUSEPORT), so their binds are not "taken".
+      const strays = this.process.processes();
+      await probeNewBinds(strays.length > 0 ? desired.frontends : [], desired.frontends, { ours: desired.frontends });
+      const now = await this.process.start();
+      await writeFileAtomic(this.paths.loaded, `${JSON.stringify({ masterPid: now.masterPid, fingerprint: structureFingerprint(this.configInput(desired)) } satisfies Loaded)}\n`);
+      await this.convergeAll(desired);
+      const replaced = strays.filter((pid) => pid !== now.masterPid && pid !== now.workerPid);
+      this.process.softStop(replaced);
+      return { action: 'restarted', reason, replaced, tookMs: Date.now() - started };
+    });
+  }
+
+  async healthy(): Promise<boolean> {
+    if ((await this.process.masterPid()) === undefined) return (await this.loadDesired().catch(() => emptyDesired())).frontends.length === 0;
+    return (await readIfExists(this.paths.desired)) !== undefined && (await readIfExists(this.paths.config)) !== undefined;
   }
 
   ensure(frontends: Frontend[]): Promise<void> {
@@ -170,7 +225,11 @@ export class HaproxyHostProxy implements HostProxy {
   }
 
   async servers(frontend: string): Promise<ServerStatus[]> {
-    if ((await this.process.masterPid()) === undefined) return [];
+    // Not running (died, or not started yet after a reboot): the servers a start will load, from the
+    // persisted state. An empty list here would make every container look like a leftover.
+    if ((await this.process.masterPid()) === undefined) {
+      return ((await this.loadDesired()).servers[frontend] ?? []).map((s) => ({ name: s.name, address: s.address, port: s.port, state: s.state, liveConnections: 0 }));
+    }
     const backend = backendName(frontend);
     const [rows, loads] = await Promise.all([this.api.serversState(backend), this.api.serverLoads(frontendProxyName(frontend), backend)]);
     return rows.map((row) => ({
@@ -211,9 +270,15 @@ export class HaproxyHostProxy implements HostProxy {
     return { paths: this.paths, settings: this.settings, desired };
   }
 
+  /**
+   * desired.json, else (deleted under us with its directory) the last state this process read or
+   * wrote: the proxy that runs was made from it, and it must not be forgotten because a file went.
+   */
   private async loadDesired(): Promise<DesiredProxy> {
     const text = await readIfExists(this.paths.desired);
-    return text === undefined ? emptyDesired() : parseDesired(text);
+    if (text === undefined) return this.lastDesired ?? emptyDesired();
+    this.lastDesired = parseDesired(text);
+    return this.lastDesired;
   }
 
   private async readLoaded(): Promise<Loaded | undefined> {
@@ -240,7 +305,9 @@ export class HaproxyHostProxy implements HostProxy {
         await writeFileAtomic(candidate, config);
         await this.process.validate(candidate);
       }
+      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
       await writeFileIfChanged(this.paths.desired, `${JSON.stringify(desired, null, 2)}\n`);
+      this.lastDesired = desired;
       await writeFileIfChanged(this.paths.serverState, renderServerState(desired));
       if (configChanged) await writeFileAtomic(this.paths.config, config);
     } finally {
