@@ -123,11 +123,15 @@ export class Election {
         const { etcd, key } = this.opts;
         try {
           // Lease 0: no key, or one no live candidate holds (etcd compares a missing key's lease as 0).
-          const res = await etcd.if(key, 'Lease', '==', '0').then(etcd.put(key).value(value).lease(leaseId)).commit();
-          if (res.succeeded) {
-            this.mine = value;
+          const res = await etcd.if(key, 'Lease', '==', '0').then(etcd.put(key).value(value).lease(leaseId)).else(etcd.get(key)).commit();
+          // Held under our own lease: an earlier attempt of ours committed but its answer was lost
+          // (a timeout, retried on another member). Ours, then — else nobody would lead until our lease went.
+          const held = res.succeeded ? undefined : res.responses[0]?.response_range?.kvs[0];
+          const ours = res.succeeded ? value : held && String(held.lease) === String(leaseId) ? held.value.toString() : undefined;
+          if (ours !== undefined) {
+            this.mine = ours;
             // The watch may not have delivered our own put yet.
-            this.current = value;
+            this.current = ours;
             this.update();
           }
         } catch (err) {
