@@ -290,7 +290,7 @@ describe('a rollout across three agents on a three-member etcd cluster', () => {
       await fleet.agents[n].kill('SIGTERM');
       fleet.agents[n] = new AgentProcess(fleet.agents[n].spec).start();
       // Its status says running from before the restart: wait for the new agent's own line.
-      await waitFor(() => fleet.agents[n].logs.some((l) => l.includes('registered') || l.includes('elected')), { timeoutMs: 30_000, what: `h${n + 1} registered again\n${fleet.agents[n].tail()}` }).catch(() => undefined);
+      await waitFor(() => fleet.agents[n].logs.some((l) => l.includes('"agent started"')), { timeoutMs: 30_000, what: `h${n + 1} started again\n${fleet.agents[n].tail()}` }).catch(() => undefined);
       await fleet.converged(tag === 'v1' ? 'v2' : 'v1', 60_000, [n]);
       await waitFor(() => fleet.coordinator(), { what: 'a coordinator' });
     }
