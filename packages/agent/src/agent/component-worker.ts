@@ -24,6 +24,9 @@ export interface WorkerDeps {
 
 const now = () => new Date();
 
+/** How long after docker was away its failures count as its own, not the target's (ms). */
+const DOCKER_SETTLE_MS = 10_000;
+
 /** About how long a container's checks take to call it unhealthy: what a verdict after docker was away may still reflect. */
 function healthWindowMs(component: ComponentIntent['component']): number {
   const intervalS = Math.min(...component.healthChecks.map((c) => c.interval ?? 5));
@@ -224,13 +227,18 @@ export class ComponentWorker {
         this.report({ phase: moving ? 'failed' : this.status.phase, drain: undefined, pull: undefined, lastError: { key: intent.source, reason: unavailable.message, at: now().toISOString() } });
         return;
       }
+      // Right after docker was away (a restart), its refusals are its own transient state ("failed to
+      // update store for object type *libnetwork.endpoint"): tried again at the next poke, not paced.
+      const dockerJustBack = engine.runtime.dockerAwayWithin?.(DOCKER_SETTLE_MS) === true;
       const delayMs = this.failed?.target === target ? Math.min(this.failed.delayMs * 2, 300_000) : (this.deps.retryBaseMs ?? 30_000);
-      this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.poke(), delayMs);
-      this.retryTimer.unref();
+      if (!dockerJustBack) {
+        this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.poke(), delayMs);
+        this.retryTimer.unref();
+      }
       const reason = (err as Error).message;
-      clog.error('update failed', { error: reason, retryInMs: delayMs });
+      clog.error('update failed', { error: reason, ...(dockerJustBack ? { retry: 'at the next poke: docker was just away' } : { retryInMs: delayMs }) });
       const rows = await listComponent(engine, ctx, config, this.name).catch(() => undefined);
       this.report({ phase: 'failed', containers: rows ? containerRecords(rows) : this.status.containers, drain: undefined, pull: undefined, lastError: { key: intent.source, reason, at: now().toISOString() } });
       // What still serves keeps being watched.
