@@ -106,6 +106,10 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     '',
     'defaults',
     '    load-server-state-from-file global',
+    // A request sent on a server connection that died before answering (a reused one, to a
+    // docker-proxy that went down with dockerd, say) is sent again rather than failed.
+    '    retries 3',
+    '    retry-on conn-failure empty-response',
     `    timeout connect ${t.connect}`,
     `    timeout client ${t.client}`,
     `    timeout server ${t.server}`,
