@@ -107,7 +107,7 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     'defaults',
     '    load-server-state-from-file global',
     // A request sent on a server connection that died before answering (a reused one, to a
-    // docker-proxy that went down with dockerd, say) is sent again rather than failed.
+    // docker-proxy that went down with dockerd, say) is sent again rather than failed, if idempotent.
     '    retries 3',
     '    retry-on conn-failure empty-response',
     `    timeout connect ${t.connect}`,
@@ -125,6 +125,8 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     lines.push(`    default_backend ${backend}`);
     // roundrobin is a dynamic algorithm: required for `add server`.
     lines.push('', `backend ${backend}`, `    mode ${frontend.mode}`, '    balance roundrobin');
+    // Sent again only when sending again is harmless: a POST the dead server may have acted on is not.
+    if (frontend.mode === 'http') lines.push('    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
     for (const server of desired.servers[frontend.name] ?? []) lines.push(`    ${serverLine(server)}`);
   }
   return `${lines.join('\n')}\n`;
