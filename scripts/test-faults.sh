@@ -13,7 +13,8 @@ npx tsc -b
 report=${GANTRY_FAULT_REPORT:-${GANTRY_DEV_HOME:-/tmp/gantry-dev}/faults/report.jsonl}
 mkdir -p "$(dirname "$report")"; : > "$report"
 set +e
-GANTRY_FAULT_REPORT=$report npx jest --selectProjects faults "$@"
+# One file at a time (-i): a file restarts dockerd or etcd members that the others would be using.
+GANTRY_FAULT_REPORT=$report npx jest -i --selectProjects faults "$@"
 status=$?
 set -e
 echo
