@@ -9,7 +9,7 @@
 #   scripts/services.sh env                   print the exports a shell needs (eval "$(... env)")
 #
 # SERVICE is one of: docker etcd etcd-cluster registry haproxy.
-# etcd-cluster is a three-member cluster on loopback (ports 23791-23793), for fault tests.
+# etcd-cluster is a three-member cluster on loopback (ports 23791-23793, or $GANTRY_DEV_CLUSTER_PORTS), for fault tests.
 #
 # Everything lives under $GANTRY_DEV_HOME (default /tmp/gantry-dev): state, data, logs, and
 # env.json, which tests and benchmarks read to find the services.
@@ -18,7 +18,8 @@ set -euo pipefail
 HOME_DIR=${GANTRY_DEV_HOME:-/tmp/gantry-dev}
 ETCD_PORT=${GANTRY_DEV_ETCD_PORT:-2379}
 REGISTRY_ADDR=${GANTRY_DEV_REGISTRY:-127.0.0.1:5000}
-CLUSTER_PORTS=(23791 23792 23793)
+# Client ports of the cluster's members (peers on PORT+100); GANTRY_DEV_CLUSTER_PORTS="P1 P2 P3" moves them.
+read -r -a CLUSTER_PORTS <<< "${GANTRY_DEV_CLUSTER_PORTS:-23791 23792 23793}"
 OWN_DOCKER_SOCK="$HOME_DIR/docker.sock"
 DEFAULT_SERVICES=(docker etcd registry haproxy)
 

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, freePortPair, repoRoot } from '@gantry/testkit';
@@ -18,15 +19,37 @@ const alive = (pid: number) => {
   }
 };
 
+const canBind = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+
+/** Three client ports whose peer ports (PORT+100, as services.sh uses them) are free too. */
+async function freeClusterPorts(): Promise<number[]> {
+  const found: number[] = [];
+  for (let attempt = 0; attempt < 200 && found.length < 3; attempt++) {
+    const port = 40_000 + Math.floor(Math.random() * 9_000);
+    if (!found.some((p) => Math.abs(p - port) <= 100 || Math.abs(p + 100 - port) <= 1) && (await canBind(port)) && (await canBind(port + 100))) found.push(port);
+  }
+  if (found.length < 3) throw new Error('no three free port pairs (PORT, PORT+100) for the test cluster');
+  return found;
+}
+
 describe('scripts/services.sh on a private home', () => {
   const home = mkdtempSync(join(tmpdir(), 'gantry-services-'));
   let env: NodeJS.ProcessEnv;
+  let clusterEndpoint: string;
   const services = (...args: string[]) => spawnSync('bash', [join(repoRoot(), 'scripts/services.sh'), ...args], { encoding: 'utf8', env });
   const pids = () => Object.fromEntries(readdirSync(join(home, 'run')).map((f) => [f.replace('.pid', ''), Number(readFileSync(join(home, 'run', f), 'utf8'))]));
 
   beforeAll(async () => {
     const etcdPort = await freePortPair(); // etcd's peer listens on the next port
-    env = { ...process.env, GANTRY_DEV_HOME: home, GANTRY_DEV_ETCD_PORT: String(etcdPort), GANTRY_DEV_REGISTRY: `127.0.0.1:${await freePort()}` };
+    // The cluster on ports of its own: the default ones may be serving the dev home's cluster (the fault suite's).
+    const clusterPorts = await freeClusterPorts();
+    env = { ...process.env, GANTRY_DEV_HOME: home, GANTRY_DEV_ETCD_PORT: String(etcdPort), GANTRY_DEV_REGISTRY: `127.0.0.1:${await freePort()}`, GANTRY_DEV_CLUSTER_PORTS: clusterPorts.join(' ') };
+    clusterEndpoint = `http://127.0.0.1:${clusterPorts[0]}`;
   });
   afterAll(() => {
     services('down', 'etcd', 'registry', 'etcd-cluster');
@@ -60,7 +83,7 @@ describe('scripts/services.sh on a private home', () => {
   it('starts a three-member etcd cluster on loopback and stops it', () => {
     const up = services('up', 'etcd-cluster');
     expect(up.status).toBe(0);
-    const members = spawnSync('etcdctl', ['--endpoints', 'http://127.0.0.1:23791', 'member', 'list'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    const members = spawnSync('etcdctl', ['--endpoints', clusterEndpoint, 'member', 'list'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
     expect(members.stdout.trim().split('\n')).toHaveLength(3);
     const started = Object.values(pids());
     expect(started).toHaveLength(3);
