@@ -234,9 +234,11 @@ describe('on the shared etcd', () => {
     await watcher.start();
     await keeper.put(`${root}closed-lease`, 'v');
     own.close();
-    await waitFor(() => watcher.status().stopped, { timeoutMs: 10_000, what: 'the watcher to give up' });
+    // grpc-js keeps an open stream running for ~10 s after close() (see PrefixWatcher): a 10 s
+    // deadline raced it (failed 2 runs in 3 with a busy machine).
+    await waitFor(() => watcher.status().stopped, { timeoutMs: 30_000, what: 'the watcher to give up' });
     expect(watcher.status().lastError).toMatch(/client was closed/);
-    await waitFor(() => keeper.status().state === 'stopped', { timeoutMs: 10_000, what: 'the keeper to give up' });
+    await waitFor(() => keeper.status().state === 'stopped', { timeoutMs: 30_000, what: 'the keeper to give up' });
     await watcher.stop();
     await keeper.stop({ revoke: false });
   });
