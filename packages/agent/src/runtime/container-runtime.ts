@@ -214,7 +214,7 @@ export class DockerContainerRuntime implements ContainerRuntime {
     // Credentials are read only if a pull is needed: a present image needs no docker config.
     return ensureImage(this.docker, ref, {
       ...opts,
-      credentials: () => credentialsForImage(ref, this.configPath),
+      credentials: (signal) => credentialsForImage(ref, this.configPath, { signal, helperTimeoutMs: this.callTimeoutMs }),
       deadlines: { callTimeoutMs: this.callTimeoutMs, inactivityMs: this.pullInactivityMs, where: this.where },
     });
   }

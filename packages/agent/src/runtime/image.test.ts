@@ -36,6 +36,9 @@ describe('describePullError', () => {
   });
   it('says when the registry refuses or cannot be reached', () => {
     expect(describePullError('quay.io/a/b:v1', 'unauthorized: access to the requested resource is not authorized').message).toMatch(/^registry quay.io refused the pull of quay.io\/a\/b:v1/);
+    expect(describePullError('127.0.0.1:5001/a:v1', 'Head "http://127.0.0.1:5001/v2/a/manifests/v1": unauthorized: authentication required', 'user gantry from /cfg/config.json auths["127.0.0.1:5001"]').message).toBe(
+      'registry 127.0.0.1:5001 refused the pull of 127.0.0.1:5001/a:v1 as unauthorized (credentials: user gantry from /cfg/config.json auths["127.0.0.1:5001"]): Head "http://127.0.0.1:5001/v2/a/manifests/v1": unauthorized: authentication required',
+    );
     expect(describePullError('10.1.1.1:5000/a:v1', 'Get "http://10.1.1.1:5000/v2/": dial tcp 10.1.1.1:5000: connect: connection refused').message).toMatch(
       /^registry 10.1.1.1:5000 unreachable while pulling 10.1.1.1:5000\/a:v1/,
     );

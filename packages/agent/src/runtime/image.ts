@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { inactivityTimer, withDockerDeadline } from './docker-deadline';
 import { daemonMessage, isNotFound } from './docker-errors';
-import { registryOfImage, type RegistryCredentials } from './registry-auth';
+import { registryOfImage, type PullCredentials } from './registry-auth';
 
 /** Progress of a pull, summed over its layers. Byte totals count only layers whose size is known yet. */
 export interface PullProgress {
@@ -20,10 +20,10 @@ export interface EnsureImageOptions {
   /** The pinned digest ("sha256:…"); defaults to the digest in `ref` when it is "repo@sha256:…". */
   digest?: string;
   /**
-   * Credentials for the image's registry, asked for only when a pull is needed; undefined (or a
-   * getter returning undefined) pulls anonymously.
+   * Credentials for the image's registry and where they came from (named in a refusal), asked for
+   * only when a pull is needed; undefined, or no `auth` in them, pulls anonymously.
    */
-  credentials?: RegistryCredentials | (() => RegistryCredentials | undefined);
+  credentials?: PullCredentials | ((signal: AbortSignal | undefined) => PullCredentials | Promise<PullCredentials>);
   /** Abandons the pull (the daemon may finish it in the background). */
   signal?: AbortSignal;
   /**
@@ -107,15 +107,19 @@ export class PullProgressTracker {
   }
 }
 
-/** A pull error put in words that say what is wrong, for `ref` in its registry. */
-export function describePullError(ref: string, message: string): Error {
+/**
+ * A pull error put in words that say what is wrong, for `ref` in its registry; a refusal names the
+ * credentials used (`credentialSource`, never a secret).
+ */
+export function describePullError(ref: string, message: string, credentialSource?: string): Error {
   const registry = registryOfImage(ref);
   const reason = message.split(': ').pop()?.trim() || message;
   if (/manifest unknown|name unknown|not found|does not exist/i.test(message)) {
     return new Error(`image ${ref} not found in registry ${registry} (${reason})`, { cause: message });
   }
   if (/unauthorized|authentication required|denied|forbidden/i.test(message)) {
-    return new Error(`registry ${registry} refused the pull of ${ref} (${message}): check the credentials in the docker config`, { cause: message });
+    const used = credentialSource ? ` (credentials: ${credentialSource})` : '';
+    return new Error(`registry ${registry} refused the pull of ${ref} as unauthorized${used}: ${message}`, { cause: message });
   }
   if (/connection refused|no such host|i\/o timeout|dial tcp|server gave HTTP response to HTTPS/i.test(message)) {
     return new Error(`registry ${registry} unreachable while pulling ${ref}: ${message}`, { cause: message });
@@ -148,7 +152,13 @@ async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Prom
     opts.onProgress(tracker.progress);
   };
 
-  const credentials = typeof opts.credentials === 'function' ? opts.credentials() : opts.credentials;
+  let credentials: PullCredentials | undefined;
+  try {
+    credentials = typeof opts.credentials === 'function' ? await opts.credentials(opts.signal) : opts.credentials;
+  } catch (err) {
+    throw new Error(`cannot pull ${ref}: ${(err as Error).message}`, { cause: err });
+  }
+  const pullError = (message: string) => describePullError(ref, message, credentials?.source);
   const where = opts.deadlines?.where ?? 'docker';
   const inactivityMs = opts.deadlines?.inactivityMs ?? 120_000;
   // One signal for the whole pull: the caller's, or the stream falling silent.
@@ -164,7 +174,7 @@ async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Prom
     new Error(`pull of ${ref} made no progress for ${inactivityMs} ms (docker at ${where}, or registry ${registryOfImage(ref)}, stopped answering)`);
   try {
     const pullOptions: Record<string, unknown> = {};
-    if (credentials) pullOptions.authconfig = credentials;
+    if (credentials?.auth) pullOptions.authconfig = credentials.auth;
     let stream: NodeJS.ReadableStream;
     try {
       // dockerode resolves here when the pull STARTS (docker answered); the outcome is in the stream.
@@ -175,7 +185,7 @@ async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Prom
       if (stalled) throw stalledError();
       if (opts.signal?.aborted) throw new Error(`pull of ${ref} aborted`, { cause: err });
       if ((err as Error).name === 'DockerUnavailableError') throw err;
-      throw describePullError(ref, daemonMessage(err));
+      throw pullError(daemonMessage(err));
     }
     watchdog.touch();
 
@@ -188,8 +198,8 @@ async function pull(docker: Docker, ref: string, opts: EnsureImageOptions): Prom
         (err: Error | null) => {
           if (stalled) return reject(stalledError());
           if (opts.signal?.aborted) return reject(new Error(`pull of ${ref} aborted`));
-          if (err) return reject(describePullError(ref, err.message));
-          if (streamError !== undefined) return reject(describePullError(ref, streamError));
+          if (err) return reject(pullError(err.message));
+          if (streamError !== undefined) return reject(pullError(streamError));
           resolve();
         },
         (event: PullEvent) => {
