@@ -3,3 +3,4 @@ export * from './engine';
 export * from './runtime';
 export * from './proxy';
 export * from './rollout/coordinator';
+export * from './policy';

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions } from '@gantry/etcd';
-import { DEFAULT_HISTORY_LIMIT, KeyLayout } from '@gantry/spec';
+import { DEFAULT_HISTORY_LIMIT, DEFAULT_POLICY_PATH, KeyLayout } from '@gantry/spec';
 import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
 import { HostLock, HostLockedError } from './agent/host-lock';
@@ -9,6 +9,7 @@ import { installCrashHandlers } from './agent/crash-report';
 import { createLogger, type Logger } from './agent/logger';
 import { EXIT_HOST_ALREADY_RUNNING, HostAlreadyRunningError } from './agent/registration';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
+import { hostAdmissionOrExit } from './policy/policy-flag';
 
 const agentVersion: string = require('../package.json').version;
 
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('lease-ttl', { type: 'number', default: 10, describe: 'seconds before a dead agent’s registration expires' })
     .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
     .option('history-limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT, describe: 'finished rollouts kept in history per component, when this agent coordinates (older ones are deleted)' })
+    .option('policy', { type: 'string', describe: `this host's policy file: what components may do here (default ${DEFAULT_POLICY_PATH}; without it, the default policy)` })
     .option('gone-host-retention', { type: 'string', default: '24h', describe: 'how long the status keys of a host whose registration is gone are kept, when this agent coordinates (90s, 30m, 24h)' })
     .check((a) => {
       if (parseDurationMs(a['gone-host-retention']) === undefined) throw new Error(`--gone-host-retention "${a['gone-host-retention']}" is not a duration: 90s, 30m, 24h, 7d`);
@@ -94,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`gantryd: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const policy = hostAdmissionOrExit(args.policy, { log, dockerHost: args['docker-host'], stateDir: args['state-dir'] });
   // One gantryd per host id: this machine's lock on the host's state directory first, then (the
   // agent's first step) a registration in etcd created only if absent.
   let lock: HostLock;
@@ -112,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
   const agent = new Agent({
     etcd,
     keys: new KeyLayout(args.prefix),
-    engine: createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 }),
+    engine: { ...createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 }), admission: policy.admission },
     ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
     labels,
     agentVersion,
@@ -147,6 +150,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exit(code);
       });
   };
+  process.on('SIGHUP', () => policy.reload(() => agent.policyChanged()));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   try {

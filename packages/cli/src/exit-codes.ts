@@ -18,6 +18,8 @@ export function exitCodeFor(code: EngineErrorCode): number {
   switch (code) {
     case 'invalid-input':
     case 'image':
+    case 'refused':
+    case 'secret-file':
       return ExitCode.invalidInput;
     case 'not-ready':
       return ExitCode.failed;

@@ -18,7 +18,33 @@ export const bindingSchema = z.strictObject({
   readOnly: z.boolean().default(false),
 });
 
-export const environmentVariableSchema = z.strictObject({ name: z.string().regex(/^[^=\s]+$/, 'no "=" or spaces'), value: z.string() });
+/** Where a value is read on the host instead of stored in etcd. */
+export const valueSourceSchema = z.strictObject({
+  /** An absolute path on the host, under a directory the host's policy allows (`secretFiles`); read at container creation. */
+  file: z.string().startsWith('/', 'must be an absolute path on the host'),
+});
+
+/**
+ * `value` (stored in etcd) or `valueFrom` (read on the host), exactly one. `secret: true` keeps
+ * the value out of every CLI output and status. Both new fields are optional, without defaults:
+ * an existing config parses to the same value, and so keeps its config hash.
+ */
+export const environmentVariableSchema = z
+  .strictObject({
+    name: z.string().regex(/^[^=\s]+$/, 'no "=" or spaces'),
+    value: z.string().optional(),
+    valueFrom: valueSourceSchema.optional(),
+    secret: z.boolean().optional(),
+  })
+  .superRefine((variable, ctx) => {
+    if ((variable.value === undefined) === (variable.valueFrom === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'give exactly one of "value" and "valueFrom"' });
+    }
+  });
+export type EnvironmentVariable = z.infer<typeof environmentVariableSchema>;
+
+/** A Linux capability as Docker takes it: "NET_ADMIN" or "CAP_NET_ADMIN", any case ("ALL" adds every one). */
+export const capabilitySchema = z.string().regex(/^(CAP_)?[A-Za-z][A-Za-z0-9_]*$/i, 'a capability such as "NET_BIND_SERVICE"');
 
 export const definedLinkSchema = z.strictObject({ name: identifier, port: portNumber, kind: z.enum(['tcp', 'http']).default('tcp') });
 export const requiredLinkSchema = z.strictObject({ name: identifier, alias: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a valid environment variable prefix') });
@@ -61,6 +87,8 @@ export const componentSchema = z.strictObject({
   cpus: z.number().positive().max(1024).optional(),
   /** Consecutive failed health-check rounds before the agent replaces the container. */
   healthFailureThreshold: z.number().int().min(1).default(3),
+  /** Linux capabilities added to the container (Docker's HostConfig.CapAdd); each must be allowed by the host's policy. */
+  capAdd: z.array(capabilitySchema).default([]),
 });
 export type Component = z.infer<typeof componentSchema>;
 /** What a config file may say: defaults not yet applied. */

@@ -23,6 +23,8 @@ export function componentConfigHash(component: Component): string {
     cpus: component.cpus,
     stopTimeout: component.stopTimeout,
     requireComponentLinks: component.requireComponentLinks,
+    // Only when set: configs from before the field keep their hash (and their containers).
+    ...(component.capAdd.length > 0 && { capAdd: component.capAdd }),
   };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12);
 }

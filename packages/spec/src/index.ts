@@ -8,3 +8,8 @@ export * from './etcd-values';
 export * from './rollout';
 export * from './records';
 export * from './config-hash';
+export * from './host-path';
+export * from './host-policy';
+export * from './image-registry';
+export * from './policy-evaluation';
+export * from './secret-values';

@@ -160,6 +160,11 @@ export class Agent {
     log.info('agent started', { bind: ctx.bindAddress });
   }
 
+  /** This host's policy changed (the engine's admission already holds the new one): what it refused is judged again. */
+  policyChanged(): void {
+    for (const w of this.workers.values()) w.policyChanged();
+  }
+
   /** Stops watching and revokes the registration; containers and HAProxy keep serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);

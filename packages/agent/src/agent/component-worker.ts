@@ -6,6 +6,7 @@ import { removeComponent } from '../engine/remove';
 import { stopComponent } from '../engine/stop';
 import { updateComponent, type EngineDeps } from '../engine/update';
 import { watchHealth } from '../engine/watch-health';
+import { EngineError } from '../engine/errors';
 import { dockerUnavailable, type PublishedPort } from '../runtime/container-runtime';
 import { applyEvent, containerRecords, sameStatus } from './component-status';
 import { fitComponentStatus } from './fit-status';
@@ -60,7 +61,8 @@ export class ComponentWorker {
   private running?: Promise<void>;
   private dirty = false;
   private replaceRequested = false;
-  private failed?: { target: string; retryAt: number; delayMs: number };
+  /** The target that failed, and when to try it again; a policy refusal (`refused`) never, until the config or the policy changes. */
+  private failed?: { target: string; retryAt: number; delayMs: number; refused?: boolean };
   private retryTimer?: NodeJS.Timeout;
   /** The health checks running on the serving container, kept across no-op convergences. */
   private monitor?: { key: string; health: HealthMonitor };
@@ -87,6 +89,13 @@ export class ComponentWorker {
     if (this.stopped) return;
     this.dirty = true;
     this.running ??= this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** This host's policy changed: what it refused is judged again (nothing else is retried sooner). */
+  policyChanged(): void {
+    if (!this.failed?.refused) return;
+    this.failed = undefined;
+    this.poke();
   }
 
   async stop(): Promise<void> {
@@ -231,14 +240,19 @@ export class ComponentWorker {
       // update store for object type *libnetwork.endpoint"): tried again at the next poke, not paced.
       const dockerJustBack = engine.runtime.dockerAwayWithin?.(DOCKER_SETTLE_MS) === true;
       const delayMs = this.failed?.target === target ? Math.min(this.failed.delayMs * 2, 300_000) : (this.deps.retryBaseMs ?? 30_000);
-      if (!dockerJustBack) {
+      // Refused by the policy: the same config under the same policy is refused again, so no retry at all.
+      const refused = err instanceof EngineError && err.code === 'refused';
+      if (refused) {
+        this.failed = { target, retryAt: Number.POSITIVE_INFINITY, delayMs, refused };
+        clearTimeout(this.retryTimer);
+      } else if (!dockerJustBack) {
         this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.poke(), delayMs);
         this.retryTimer.unref();
       }
       const reason = (err as Error).message;
-      clog.error('update failed', { error: reason, ...(dockerJustBack ? { retry: 'at the next poke: docker was just away' } : { retryInMs: delayMs }) });
+      clog.error('update failed', { error: reason, ...(refused ? { retry: 'when the config or the host policy changes' } : dockerJustBack ? { retry: 'at the next poke: docker was just away' } : { retryInMs: delayMs }) });
       const rows = await listComponent(engine, ctx, config, this.name).catch(() => undefined);
       this.report({ phase: 'failed', containers: rows ? containerRecords(rows) : this.status.containers, drain: undefined, pull: undefined, lastError: { key: intent.source, reason, at: now().toISOString() } });
       // What still serves keeps being watched.

@@ -6,8 +6,11 @@
  * - `not-ready`: the new container never passed its ready checks; it was removed, the old one kept serving.
  * - `runtime`: Docker refused or failed an operation.
  * - `aborted`: the caller cancelled; a new container that never took traffic was removed.
+ * - `refused`: this host's policy refuses the component (a bind, privileged, …): nothing was touched,
+ *   and trying again changes nothing until the config or the policy does.
+ * - `secret-file`: a `valueFrom` file could not be read: no container was created.
  */
-export type EngineErrorCode = 'invalid-input' | 'image' | 'proxy' | 'not-ready' | 'runtime' | 'aborted';
+export type EngineErrorCode = 'invalid-input' | 'image' | 'proxy' | 'not-ready' | 'runtime' | 'aborted' | 'refused' | 'secret-file';
 
 export class EngineError extends Error {
   constructor(

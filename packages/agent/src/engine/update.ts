@@ -1,19 +1,24 @@
-import { componentConfigHash, findComponent, imageReference, type Component, type ProjectConfig } from '@gantry/spec';
+import { componentConfigHash, findComponent, imageReference, secretValuesOf, type Component, type ProjectConfig } from '@gantry/spec';
 import { waitUntilReady } from '../checks/ready-gate';
 import { withSignal, type ContainerRuntime, type ManagedContainer, type PublishedPort } from '../runtime/container-runtime';
 import type { HostProxy } from '../proxy/proxy';
+import type { ComponentAdmission } from '../policy/host-admission';
 import { containerTarget } from './container-target';
+import { readHostEnvironment } from './environment';
 import { asEngineError, EngineError } from './errors';
 import { PhaseClock, type EventSink, type PhaseTimings } from './events';
 import { componentFrontends, projectFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
+import { redactedError, redactedText } from './redact-error';
 import { retireContainers } from './retire';
 import { syncServerPorts } from './sync-ports';
 
 export interface EngineDeps {
   runtime: ContainerRuntime;
   proxy: HostProxy;
+  /** This host's policy: a component it refuses is not touched at all. None (`gantry local`): anything runs. */
+  admission?: ComponentAdmission;
 }
 
 export interface UpdateRequest {
@@ -71,11 +76,25 @@ export function resolveComponent(config: ProjectConfig, name: string): Component
  * A new version that never gets ready is removed and the old one keeps serving, untouched.
  */
 export async function updateComponent(engine: EngineDeps, ctx: HostContext, req: UpdateRequest): Promise<UpdateSummary> {
+  // Every value no status or log may show: filled in as they are known (valueFrom files at create).
+  const secrets: string[] = [];
+  try {
+    return await update(engine, ctx, req, secrets);
+  } catch (err) {
+    throw redactedError(err, secrets);
+  }
+}
+
+async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, secrets: string[]): Promise<UpdateSummary> {
   const deps: EngineDeps = { ...engine, runtime: withSignal(engine.runtime, req.signal) };
   const { runtime, proxy } = deps;
   const emit: EventSink = req.onEvent ?? (() => undefined);
   const clock = new PhaseClock();
   const component = resolveComponent(req.config, req.component);
+  secrets.push(...secretValuesOf(component));
+  // Before anything is observed or pulled: a refused component costs this host nothing.
+  const refusal = engine.admission?.refusal(req.config, component.name);
+  if (refusal !== undefined) throw new EngineError('refused', refusal);
   const version = req.tag ?? component.tag;
   const image = imageReference(component, version);
   const configHash = componentConfigHash(component);
@@ -126,7 +145,8 @@ export async function updateComponent(engine: EngineDeps, ctx: HostContext, req:
     serving = current;
     unchanged = true;
   } else {
-    serving = await startReady(deps, ctx, component, { version, image, configHash }, emit, clock, req.signal);
+    const index = req.config.components.indexOf(component);
+    serving = await startReady(deps, ctx, component, { version, image, configHash, index, secrets }, emit, clock, req.signal);
     await switchTo(proxy, component, ctx, serving, observed.serving, emit);
     clock.mark('switch');
   }
@@ -142,7 +162,7 @@ async function startReady(
   deps: EngineDeps,
   ctx: HostContext,
   component: Component,
-  what: { version: string; image: string; configHash: string },
+  what: { version: string; image: string; configHash: string; index: number; secrets: string[] },
   emit: EventSink,
   clock: PhaseClock,
   signal?: AbortSignal,
@@ -150,7 +170,10 @@ async function startReady(
   const { runtime } = deps;
   let container: ManagedContainer | undefined;
   try {
-    container = await runtime.create(component, {
+    // Read at creation, on this host: the values go to Docker, and into `secrets` to be kept out of everything else.
+    const host = readHostEnvironment(component, what.index);
+    what.secrets.push(...host.secrets);
+    container = await runtime.create(host.component, {
       project: ctx.project,
       hostId: ctx.hostId,
       version: what.version,
@@ -171,7 +194,7 @@ async function startReady(
       isAlive: async () => (await runtime.inspect(started.id))?.state === 'running',
     });
     if (!outcome.ready) {
-      const logs = await runtime.logs(started.id, { tail: 50 }).catch((err: Error) => `(logs unavailable: ${err.message})`);
+      const logs = redactedText(await runtime.logs(started.id, { tail: 50 }).catch((err: Error) => `(logs unavailable: ${err.message})`), what.secrets);
       const failing = outcome.lastResults?.filter((r) => !r.ok).map((r) => `${r.check}: ${r.detail}`).join('; ');
       const reason =
         outcome.reason === 'timeout'

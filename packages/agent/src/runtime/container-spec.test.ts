@@ -84,6 +84,14 @@ describe('containerCreateOptions', () => {
     });
   });
 
+  it('adds capabilities only when asked (no CapAdd key otherwise), and refuses an unread valueFrom', () => {
+    expect(containerCreateOptions(component({ capAdd: ['NET_BIND_SERVICE'] }), ctx).HostConfig?.CapAdd).toEqual(['NET_BIND_SERVICE']);
+    expect(containerCreateOptions(component(), ctx).HostConfig).not.toHaveProperty('CapAdd');
+    expect(() => containerCreateOptions(component({ environmentVariables: [{ name: 'PW', valueFrom: { file: '/etc/gantry/secrets/pw' } }] }), ctx)).toThrow(
+      'environment variable PW: its valueFrom file was not read',
+    );
+  });
+
   it('rounds stop timeouts up to whole seconds, 0 stays 0', () => {
     expect(containerCreateOptions(component({ stopTimeout: 0 }), ctx).StopTimeout).toBe(0);
     expect(containerCreateOptions(component({ stopTimeout: 1 }), ctx).StopTimeout).toBe(1);

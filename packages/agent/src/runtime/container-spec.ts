@@ -56,7 +56,11 @@ export function containerCreateOptions(component: Component, ctx: ContainerConte
   const options: ContainerCreateOptions & { name: string } = {
     name: containerName({ hostId: ctx.hostId, project: ctx.project, component: component.name, version: ctx.version, instanceId: ctx.instanceId }),
     Image: ctx.imageRef,
-    Env: component.environmentVariables.map((v) => `${v.name}=${v.value}`),
+    Env: component.environmentVariables.map((v) => {
+      // valueFrom is read on the host by the engine (engine/environment.ts), which passes the values in.
+      if (v.value === undefined) throw new Error(`environment variable ${v.name}: its valueFrom file was not read`);
+      return `${v.name}=${v.value}`;
+    }),
     // Ours last: a user label cannot disguise which host or project a container belongs to.
     Labels: {
       ...component.labels,
@@ -83,5 +87,6 @@ export function containerCreateOptions(component: Component, ctx: ContainerConte
   if (component.user !== '') options.User = component.user;
   if (component.memory !== undefined) options.HostConfig!.Memory = component.memory;
   if (component.cpus !== undefined) options.HostConfig!.NanoCpus = Math.round(component.cpus * 1e9);
+  if (component.capAdd.length > 0) options.HostConfig!.CapAdd = [...component.capAdd];
   return options;
 }

@@ -1,0 +1,3 @@
+export * from './host-admission';
+export * from './load-policy';
+export * from './resolve-host-path';
