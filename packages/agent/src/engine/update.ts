@@ -92,9 +92,12 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   const clock = new PhaseClock();
   const component = resolveComponent(req.config, req.component);
   secrets.push(...secretValuesOf(component));
-  // Before anything is observed or pulled: a refused component costs this host nothing.
-  const refusal = engine.admission?.refusal(req.config, component.name);
-  if (refusal !== undefined) throw new EngineError('refused', refusal);
+  // The policy judges what would be started: the config as it is now. A container kept because
+  // the desired value names its config generation is not started anew, so not judged (yet).
+  const admit = () => {
+    const refusal = engine.admission?.refusal(req.config, component.name);
+    if (refusal !== undefined) throw new EngineError('refused', refusal);
+  };
   const version = req.tag ?? component.tag;
   const image = imageReference(component, version);
   const configHash = componentConfigHash(component);
@@ -111,6 +114,11 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
     emit({ type: 'ports-changed', container: change.container, frontend: change.frontend, from: change.from, to: change.to });
   }
   clock.mark('observe');
+  const upToDate = (c: ManagedContainer) => c.configHash === configHash || (req.keepConfigHash !== undefined && c.configHash === req.keepConfigHash);
+  // Before the proxy and the pull: a refused component costs this host nothing. (A kept container
+  // whose tag moved is judged below, once the image says a new one is needed.)
+  const keeps = (c: ManagedContainer) => c.state === 'running' && c.version === version && upToDate(c);
+  if (!(req.ifNoneServing && observed.serving.length > 0) && (req.replace || !observed.serving.some(keeps))) admit();
   if (req.ifNoneServing && observed.serving.length > 0) {
     const running = observed.serving[0];
     emit({ type: 'up-to-date', container: running.id, version: running.version });
@@ -136,7 +144,6 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   emit({ type: 'image-ready', image, imageId: imageInfo.id, pulled: imageInfo.pulled });
   clock.mark('image');
 
-  const upToDate = (c: ManagedContainer) => c.configHash === configHash || (req.keepConfigHash !== undefined && c.configHash === req.keepConfigHash);
   const current = req.replace ? undefined : observed.serving.find((c) => c.imageId === imageInfo.id && upToDate(c) && c.state === 'running');
   let serving: ManagedContainer;
   let unchanged = false;
@@ -145,6 +152,7 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
     serving = current;
     unchanged = true;
   } else {
+    admit();
     const index = req.config.components.indexOf(component);
     serving = await startReady(deps, ctx, component, { version, image, configHash, index, secrets }, emit, clock, req.signal);
     await switchTo(proxy, component, ctx, serving, observed.serving, emit);
