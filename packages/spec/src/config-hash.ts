@@ -16,7 +16,8 @@ export function componentConfigHash(component: Component): string {
     bindings: component.bindings,
     volumesFrom: component.volumesFrom,
     privileged: component.privileged,
-    environmentVariables: component.environmentVariables,
+    // `secret` only steers what is shown: marking a value secret replaces no container.
+    environmentVariables: component.environmentVariables.map(({ secret: _shown, ...variable }) => variable),
     labels: component.labels,
     restartPolicy: component.restartPolicy,
     memory: component.memory,

@@ -1,4 +1,4 @@
-import { componentConfigHash, type ComponentStatus, type ProjectConfig, type Problem } from '@gantry/spec';
+import { componentConfigHash, redactSecrets, secretValuesOf, type ComponentStatus, type ProjectConfig, type Problem } from '@gantry/spec';
 import type { HealthMonitor } from '../checks/health-monitor';
 import type { HostContext } from '../engine/host-context';
 import { listComponent } from '../engine/list';
@@ -140,11 +140,26 @@ export class ComponentWorker {
    * Fitted first (a last error with container logs, huge check details), so it can always be written.
    */
   private report(patch: Partial<ComponentStatus>): void {
-    const next = fitComponentStatus({ ...this.status, ...patch, updatedAt: now().toISOString() });
+    const next = fitComponentStatus(this.redacted({ ...this.status, ...patch, updatedAt: now().toISOString() }));
     if (this.reported && sameStatus(this.status, next)) return;
     this.reported = true;
     this.status = next;
     this.deps.report(next);
+  }
+
+  /**
+   * The status with the config's `secret: true` values replaced by `***` where free text could
+   * carry them: the last error and health-check details (an exec check's output). The engine's
+   * errors come redacted already, `valueFrom` contents too; this also covers the health monitor.
+   */
+  private redacted(status: ComponentStatus): ComponentStatus {
+    const secrets = this.intent ? secretValuesOf(this.intent.component) : [];
+    if (secrets.length === 0) return status;
+    return {
+      ...status,
+      ...(status.lastError && { lastError: { ...status.lastError, reason: redactSecrets(status.lastError.reason, secrets) } }),
+      ...(status.health && { health: { ...status.health, lastResults: status.health.lastResults.map((r) => ({ ...r, detail: r.detail === undefined ? r.detail : redactSecrets(r.detail, secrets) })) } }),
+    };
   }
 
   private async converge(): Promise<void> {
