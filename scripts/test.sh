@@ -19,6 +19,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   step "npm install" npm install --no-audit --no-fund
 fi
 step "services up" bash scripts/services.sh up
+# The password-protected registry for the registry-credential tests (test/integration/registry-auth.test.ts).
+step "registry-auth up" bash scripts/services.sh up registry-auth
 step "demo images" bash docker/build-images.sh
 step "type-check (tsc -b)" npx tsc -b
 

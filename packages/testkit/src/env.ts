@@ -7,6 +7,8 @@ export interface ServiceEnv {
   etcdEndpoints: string[];
   etcdClusterEndpoints: string[];
   registry: string;
+  /** The password-protected registry (`services.sh up registry-auth`): htpasswd user, password kept in `passwordFile`. */
+  registryAuth?: { address: string; user: string; passwordFile: string };
   haproxyBin: string;
   home: string;
 }

@@ -39,6 +39,10 @@ describe('describePullError', () => {
     expect(describePullError('127.0.0.1:5001/a:v1', 'Head "http://127.0.0.1:5001/v2/a/manifests/v1": unauthorized: authentication required', 'user gantry from /cfg/config.json auths["127.0.0.1:5001"]').message).toBe(
       'registry 127.0.0.1:5001 refused the pull of 127.0.0.1:5001/a:v1 as unauthorized (credentials: user gantry from /cfg/config.json auths["127.0.0.1:5001"]): Head "http://127.0.0.1:5001/v2/a/manifests/v1": unauthorized: authentication required',
     );
+    // What docker says when it had no credentials to send.
+    expect(describePullError('127.0.0.1:5001/a:v1', 'Head "http://127.0.0.1:5001/v2/a/manifests/v1": no basic auth credentials', 'anonymous: no credentials for 127.0.0.1:5001 in /cfg/config.json').message).toMatch(
+      /^registry 127.0.0.1:5001 refused the pull of 127.0.0.1:5001\/a:v1 as unauthorized \(credentials: anonymous: no credentials for 127.0.0.1:5001 in \/cfg\/config.json\): /,
+    );
     expect(describePullError('10.1.1.1:5000/a:v1', 'Get "http://10.1.1.1:5000/v2/": dial tcp 10.1.1.1:5000: connect: connection refused').message).toMatch(
       /^registry 10.1.1.1:5000 unreachable while pulling 10.1.1.1:5000\/a:v1/,
     );

@@ -117,7 +117,7 @@ export function describePullError(ref: string, message: string, credentialSource
   if (/manifest unknown|name unknown|not found|does not exist/i.test(message)) {
     return new Error(`image ${ref} not found in registry ${registry} (${reason})`, { cause: message });
   }
-  if (/unauthorized|authentication required|denied|forbidden/i.test(message)) {
+  if (/unauthorized|authentication required|no basic auth credentials|denied|forbidden/i.test(message)) {
     const used = credentialSource ? ` (credentials: ${credentialSource})` : '';
     return new Error(`registry ${registry} refused the pull of ${ref} as unauthorized${used}: ${message}`, { cause: message });
   }

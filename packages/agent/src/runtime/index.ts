@@ -7,3 +7,4 @@ export { ensureImage, describePullError, PullProgressTracker, repositoryOf, dige
 export * from './labels';
 export { toManagedContainer, publishedPorts } from './managed-container';
 export * from './registry-auth';
+export * from './credential-helper';
