@@ -8,8 +8,10 @@
 #   scripts/services.sh status [--json]       what is up, where, and how to reach it
 #   scripts/services.sh env                   print the exports a shell needs (eval "$(... env)")
 #
-# SERVICE is one of: docker etcd etcd-cluster registry haproxy.
+# SERVICE is one of: docker etcd etcd-cluster registry registry-auth haproxy.
 # etcd-cluster is a three-member cluster on loopback (ports 23791-23793, or $GANTRY_DEV_CLUSTER_PORTS), for fault tests.
+# registry-auth is a registry with htpasswd auth on 127.0.0.1:5001 (or $GANTRY_DEV_REGISTRY_AUTH): user gantry, its
+# generated password in $GANTRY_DEV_HOME/registry-auth/password (mode 600).
 #
 # Everything lives under $GANTRY_DEV_HOME (default /tmp/gantry-dev): state, data, logs, and
 # env.json, which tests and benchmarks read to find the services.
@@ -179,6 +181,51 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
+# registry-auth: the same Debian docker-registry on loopback, with htpasswd (bcrypt) auth, for the
+# registry-credential tests. User gantry; its password is generated once and kept, mode 600, in
+# $HOME_DIR/registry-auth/password (the htpasswd file is made from it by apache2-utils' htpasswd,
+# the password read from stdin so it never shows in ps).
+REGISTRY_AUTH_ADDR=${GANTRY_DEV_REGISTRY_AUTH:-127.0.0.1:5001}
+REGISTRY_AUTH_USER=gantry
+REGISTRY_AUTH_DIR=$HOME_DIR/registry-auth
+registry_auth_answers() { # 0 when /v2/ refuses anonymous access and accepts user gantry with the kept password
+  node -e '
+    const [url, user, file] = process.argv.slice(1);
+    const auth = "Basic " + Buffer.from(user + ":" + require("fs").readFileSync(file, "utf8").trim()).toString("base64");
+    const get = (headers) => fetch(url, { headers, signal: AbortSignal.timeout(2000) }).then((r) => r.status);
+    Promise.all([get({}), get({ authorization: auth })]).then(([anon, authed]) => process.exit(anon === 401 && authed === 200 ? 0 : 1), () => process.exit(1));
+  ' "http://$REGISTRY_AUTH_ADDR/v2/" "$REGISTRY_AUTH_USER" "$REGISTRY_AUTH_DIR/password"
+}
+up_registry_auth() {
+  need docker-registry docker-registry; need htpasswd apache2-utils
+  local dir=$REGISTRY_AUTH_DIR
+  mkdir -p "$dir/data"; chmod 700 "$dir"
+  if [ ! -s "$dir/password" ]; then
+    (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("base64url") + "\n")' >"$dir/password")
+  fi
+  chmod 600 "$dir/password"
+  if registry_auth_answers; then log "registry-auth: already running at $REGISTRY_AUTH_ADDR"; return; fi
+  own_pid registry-auth >/dev/null && stop_own registry-auth   # ours but not answering (or another password): restart it
+  (umask 077; htpasswd -Bin "$REGISTRY_AUTH_USER" <"$dir/password" >"$dir/htpasswd" 2>>"$HOME_DIR/logs/registry-auth.log") \
+    || die "htpasswd failed (log: $HOME_DIR/logs/registry-auth.log)"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http:
+  addr: $REGISTRY_AUTH_ADDR
+auth:
+  htpasswd: { realm: gantry-dev, path: $dir/htpasswd }
+EOF
+  log "registry-auth: starting at $REGISTRY_AUTH_ADDR (user $REGISTRY_AUTH_USER, password in $dir/password)"
+  spawn registry-auth "$HOME_DIR/logs/registry-auth.log" docker-registry serve "$dir/config.yml"
+  wait_for "registry-auth (log: $HOME_DIR/logs/registry-auth.log)" 30 registry_auth_answers
+  log "registry-auth: up"
+}
+
+# ---------------------------------------------------------------------------------------------
 # HAProxy: only the binary; every agent runs its own proxy process.
 haproxy_version() { haproxy -v 2>/dev/null | sed -n 's/^HAProxy version \([0-9.]*\).*/\1/p' | head -n1; }
 up_haproxy() {
@@ -199,6 +246,7 @@ write_env() { # env.json: how tests, benchmarks and the demo reach the services
   "etcdEndpoints": ["http://127.0.0.1:$ETCD_PORT"],
   "etcdClusterEndpoints": ["$(cluster_endpoints | sed 's/,/", "/g')"],
   "registry": "$REGISTRY_ADDR",
+  "registryAuth": {"address": "$REGISTRY_AUTH_ADDR", "user": "$REGISTRY_AUTH_USER", "passwordFile": "$REGISTRY_AUTH_DIR/password"},
   "haproxyBin": "$(command -v haproxy || true)",
   "home": "$HOME_DIR"
 }
@@ -224,6 +272,9 @@ status_rows() { # NAME|STATE|WHERE|HOW-TO-REACH|STARTED-BY
   if http_ok "http://$REGISTRY_ADDR/v2/"; then
     echo "registry|up|$REGISTRY_ADDR|docker push $REGISTRY_ADDR/NAME:TAG|$(by registry)"
   else echo "registry|down|$REGISTRY_ADDR|scripts/services.sh up registry|-"; fi
+  if registry_auth_answers; then
+    echo "registry-auth|up|$REGISTRY_AUTH_ADDR|docker login $REGISTRY_AUTH_ADDR -u $REGISTRY_AUTH_USER --password-stdin < $REGISTRY_AUTH_DIR/password|$(by registry-auth)"
+  else echo "registry-auth|down|$REGISTRY_AUTH_ADDR|scripts/services.sh up registry-auth|-"; fi
   local hv; hv=$(haproxy_version)
   if [ -n "$hv" ]; then echo "haproxy|installed|$(command -v haproxy)|haproxy $hv (each agent runs its own)|-"
   else echo "haproxy|missing|-|scripts/services.sh up haproxy|-"; fi
@@ -240,7 +291,7 @@ cmd_status() {
 }
 
 services_or_default() { if [ $# -eq 0 ]; then echo "${DEFAULT_SERVICES[@]}"; else echo "$@"; fi; }
-check_service() { case "$1" in docker|etcd|etcd-cluster|registry|haproxy) ;; *) die "unknown service '$1' (expected: docker etcd etcd-cluster registry haproxy)";; esac; }
+check_service() { case "$1" in docker|etcd|etcd-cluster|registry|registry-auth|haproxy) ;; *) die "unknown service '$1' (expected: docker etcd etcd-cluster registry registry-auth haproxy)";; esac; }
 
 cmd=${1:-status}; shift || true
 case "$cmd" in
@@ -255,6 +306,7 @@ case "$cmd" in
     for s in $(services_or_default "$@"); do
       case "$s" in
         etcd-cluster) for i in 0 1 2; do stop_own "etcd-m$i"; done ;;
+        registry-auth) stop_own registry-auth ;;
         haproxy) ;;  # nothing runs: agents own their haproxy processes
         *) stop_own "$s" ;;
       esac
