@@ -7,9 +7,11 @@
 #   scripts/services.sh down   [SERVICE...]   stop what this script started
 #   scripts/services.sh status [--json]       what is up, where, and how to reach it
 #   scripts/services.sh env                   print the exports a shell needs (eval "$(... env)")
+#   scripts/services.sh cert NAME [DIR]       a client certificate with CN=NAME from etcd-secure's CA
 #
-# SERVICE is one of: docker etcd etcd-cluster registry registry-auth haproxy.
+# SERVICE is one of: docker etcd etcd-cluster etcd-secure registry registry-auth haproxy.
 # etcd-cluster is a three-member cluster on loopback (ports 23791-23793, or $GANTRY_DEV_CLUSTER_PORTS), for fault tests.
+# etcd-secure is one member with TLS, client certificates and auth (https://127.0.0.1:2389, or $GANTRY_DEV_ETCD_SECURE_PORT).
 # registry-auth is a registry with htpasswd auth on 127.0.0.1:5001 (or $GANTRY_DEV_REGISTRY_AUTH): user gantry, its
 # generated password in $GANTRY_DEV_HOME/registry-auth/password (mode 600).
 #
@@ -19,6 +21,7 @@ set -euo pipefail
 
 HOME_DIR=${GANTRY_DEV_HOME:-/tmp/gantry-dev}
 ETCD_PORT=${GANTRY_DEV_ETCD_PORT:-2379}
+ETCD_SECURE_PORT=${GANTRY_DEV_ETCD_SECURE_PORT:-2389}
 REGISTRY_ADDR=${GANTRY_DEV_REGISTRY:-127.0.0.1:5000}
 # Client ports of the cluster's members (peers on PORT+100); GANTRY_DEV_CLUSTER_PORTS="P1 P2 P3" moves them.
 read -r -a CLUSTER_PORTS <<< "${GANTRY_DEV_CLUSTER_PORTS:-23791 23792 23793}"
@@ -157,6 +160,77 @@ up_etcd_cluster() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# etcd-secure: one member with TLS (a CA, a server certificate and client certificates, made here
+# with openssl) and auth enabled. Every client presents a certificate signed by the CA
+# (--client-cert-auth); without a user and password, etcd takes the certificate's CN as the user.
+# The root user authenticates either way: certificate CN=root, or the password in root.password.
+SECURE_DIR="$HOME_DIR/etcd-secure"
+PKI_DIR="$SECURE_DIR/pki"
+secure_endpoint() { echo "https://127.0.0.1:$ETCD_SECURE_PORT"; }
+secure_ctl() { # etcdctl as root over TLS
+  ETCDCTL_API=3 etcdctl --endpoints "$(secure_endpoint)" --cacert "$PKI_DIR/ca.pem" --cert "$PKI_DIR/root.pem" --key "$PKI_DIR/root-key.pem" \
+    --dial-timeout=2s --command-timeout=5s "$@"
+}
+make_ca() {
+  [ -f "$PKI_DIR/ca.pem" ] && return
+  mkdir -p "$PKI_DIR"; chmod 700 "$PKI_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=gantry dev etcd CA" \
+    -keyout "$PKI_DIR/ca-key.pem" -out "$PKI_DIR/ca.pem" >/dev/null 2>&1 || die "openssl could not make the CA in $PKI_DIR"
+}
+issue_cert() { # issue_cert FILE_STEM CN [server] : FILE_STEM.pem and FILE_STEM-key.pem, signed by the CA
+  local stem=$1 cn=$2 kind=${3:-client} ext
+  [ -f "$stem.pem" ] && [ -f "$stem-key.pem" ] && return
+  ext=$(mktemp)
+  if [ "$kind" = server ]; then
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$ext"
+  else
+    printf 'extendedKeyUsage=clientAuth\n' >"$ext"
+  fi
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=${cn//\//\\/}" -keyout "$stem-key.pem" -out "$stem.csr" >/dev/null 2>&1 \
+    && openssl x509 -req -in "$stem.csr" -CA "$PKI_DIR/ca.pem" -CAkey "$PKI_DIR/ca-key.pem" -CAcreateserial -days 825 \
+      -extfile "$ext" -out "$stem.pem" >/dev/null 2>&1 || { rm -f "$ext"; die "openssl could not issue the certificate $stem.pem (CN=$cn)"; }
+  rm -f "$ext" "$stem.csr"; chmod 600 "$stem-key.pem"
+}
+up_etcd_secure() {
+  need etcd etcd-server; need etcdctl etcd-client; need openssl openssl
+  make_ca
+  issue_cert "$PKI_DIR/server" "127.0.0.1" server
+  issue_cert "$PKI_DIR/root" root
+  # For password users: etcd requires a client certificate of everyone, and takes the password's user over its CN.
+  issue_cert "$PKI_DIR/client" gantry-dev-client
+  [ -f "$SECURE_DIR/root.password" ] || { (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("base64url"))' >"$SECURE_DIR/root.password"); }
+  if secure_ctl endpoint health >/dev/null 2>&1 && [ -f "$SECURE_DIR/auth-enabled" ]; then log "etcd-secure: already running at $(secure_endpoint)"; return; fi
+  if ! secure_ctl endpoint health >/dev/null 2>&1; then
+    own_pid etcd-secure >/dev/null && stop_own etcd-secure
+    mkdir -p "$SECURE_DIR/data"
+    log "etcd-secure: starting at $(secure_endpoint) (TLS, client certificates, auth)"
+    spawn etcd-secure "$HOME_DIR/logs/etcd-secure.log" etcd --name etcd-secure --data-dir "$SECURE_DIR/data" \
+      --listen-client-urls "$(secure_endpoint)" --advertise-client-urls "$(secure_endpoint)" \
+      --listen-peer-urls "http://127.0.0.1:$((ETCD_SECURE_PORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_SECURE_PORT + 1))" \
+      --initial-cluster "etcd-secure=http://127.0.0.1:$((ETCD_SECURE_PORT + 1))" --initial-cluster-state new --initial-cluster-token gantry-dev-secure \
+      --cert-file "$PKI_DIR/server.pem" --key-file "$PKI_DIR/server-key.pem" --trusted-ca-file "$PKI_DIR/ca.pem" --client-cert-auth
+    wait_for "etcd-secure (log: $HOME_DIR/logs/etcd-secure.log)" 30 secure_ctl endpoint health
+  fi
+  if [ ! -f "$SECURE_DIR/auth-enabled" ]; then
+    # Idempotent: each step may have been done by an earlier run that stopped half-way.
+    secure_ctl user get root >/dev/null 2>&1 || secure_ctl user add root --new-user-password "$(cat "$SECURE_DIR/root.password")" >/dev/null
+    secure_ctl user grant-role root root >/dev/null 2>&1 || true
+    secure_ctl auth enable >/dev/null 2>&1 || secure_ctl user list >/dev/null || die "etcd-secure: could not enable auth (log: $HOME_DIR/logs/etcd-secure.log)"
+    touch "$SECURE_DIR/auth-enabled"
+  fi
+  log "etcd-secure: up (auth enabled; root: certificate $PKI_DIR/root.pem or password in $SECURE_DIR/root.password)"
+}
+cmd_cert() { # cert NAME [DIR] : a client certificate with CN=NAME signed by etcd-secure's CA
+  local name=${1:-} dir=${2:-$PKI_DIR/clients}
+  [ -n "$name" ] || die "usage: services.sh cert NAME [DIR]  (a client certificate with CN=NAME for etcd-secure)"
+  [ -f "$PKI_DIR/ca.pem" ] || die "no CA yet: run 'scripts/services.sh up etcd-secure' first"
+  mkdir -p "$dir"
+  local stem; stem="$dir/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')"
+  issue_cert "$stem" "$name"
+  printf '{"cert": "%s", "key": "%s", "ca": "%s"}\n' "$stem.pem" "$stem-key.pem" "$PKI_DIR/ca.pem"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Registry (Debian docker-registry, the CNCF distribution registry) on loopback, without auth.
 # Docker treats registries on 127.0.0.0/8 as insecure, so plain HTTP push and pull work.
 up_registry() {
@@ -245,6 +319,7 @@ write_env() { # env.json: how tests, benchmarks and the demo reach the services
   "dockerHost": "$dh",
   "etcdEndpoints": ["http://127.0.0.1:$ETCD_PORT"],
   "etcdClusterEndpoints": ["$(cluster_endpoints | sed 's/,/", "/g')"],
+  "etcdSecure": {"endpoints": ["$(secure_endpoint)"], "ca": "$PKI_DIR/ca.pem", "rootCert": "$PKI_DIR/root.pem", "rootKey": "$PKI_DIR/root-key.pem", "rootPasswordFile": "$SECURE_DIR/root.password", "clientCert": "$PKI_DIR/client.pem", "clientKey": "$PKI_DIR/client-key.pem"},
   "registry": "$REGISTRY_ADDR",
   "registryAuth": {"address": "$REGISTRY_AUTH_ADDR", "user": "$REGISTRY_AUTH_USER", "passwordFile": "$REGISTRY_AUTH_DIR/password"},
   "haproxyBin": "$(command -v haproxy || true)",
@@ -269,6 +344,9 @@ status_rows() { # NAME|STATE|WHERE|HOW-TO-REACH|STARTED-BY
   if command -v etcdctl >/dev/null && etcd_answers "$eps" >/dev/null 2>&1; then
     echo "etcd-cluster|up|$eps|etcdctl --endpoints $eps|$(by etcd-m0)"
   else echo "etcd-cluster|down|$eps|scripts/services.sh up etcd-cluster|-"; fi
+  if command -v etcdctl >/dev/null && [ -f "$PKI_DIR/root.pem" ] && secure_ctl endpoint health >/dev/null 2>&1; then
+    echo "etcd-secure|up|$(secure_endpoint)|etcdctl --endpoints $(secure_endpoint) --cacert $PKI_DIR/ca.pem --cert $PKI_DIR/root.pem --key $PKI_DIR/root-key.pem (root; 'services.sh cert NAME' issues a client certificate)|$(by etcd-secure)"
+  else echo "etcd-secure|down|$(secure_endpoint)|scripts/services.sh up etcd-secure|-"; fi
   if http_ok "http://$REGISTRY_ADDR/v2/"; then
     echo "registry|up|$REGISTRY_ADDR|docker push $REGISTRY_ADDR/NAME:TAG|$(by registry)"
   else echo "registry|down|$REGISTRY_ADDR|scripts/services.sh up registry|-"; fi
@@ -291,7 +369,7 @@ cmd_status() {
 }
 
 services_or_default() { if [ $# -eq 0 ]; then echo "${DEFAULT_SERVICES[@]}"; else echo "$@"; fi; }
-check_service() { case "$1" in docker|etcd|etcd-cluster|registry|registry-auth|haproxy) ;; *) die "unknown service '$1' (expected: docker etcd etcd-cluster registry registry-auth haproxy)";; esac; }
+check_service() { case "$1" in docker|etcd|etcd-cluster|etcd-secure|registry|registry-auth|haproxy) ;; *) die "unknown service '$1' (expected: docker etcd etcd-cluster etcd-secure registry registry-auth haproxy)";; esac; }
 
 cmd=${1:-status}; shift || true
 case "$cmd" in
@@ -306,13 +384,15 @@ case "$cmd" in
     for s in $(services_or_default "$@"); do
       case "$s" in
         etcd-cluster) for i in 0 1 2; do stop_own "etcd-m$i"; done ;;
+        etcd-secure) stop_own etcd-secure ;;
         registry-auth) stop_own registry-auth ;;
         haproxy) ;;  # nothing runs: agents own their haproxy processes
         *) stop_own "$s" ;;
       esac
     done ;;
   status) cmd_status "$@" ;;
+  cert) cmd_cert "$@" ;;
   env) write_env; echo "export DOCKER_HOST=$(docker_host)"; echo "export GANTRY_ETCD_ENDPOINTS=http://127.0.0.1:$ETCD_PORT" ;;
   -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd' (expected: up, down, status, env)" ;;
+  *) die "unknown command '$cmd' (expected: up, down, status, env, cert)" ;;
 esac

@@ -21,6 +21,8 @@ fi
 step "services up" bash scripts/services.sh up
 # The password-protected registry for the registry-credential tests (test/integration/registry-auth.test.ts).
 step "registry-auth up" bash scripts/services.sh up registry-auth
+# etcd with TLS, client certificates and auth, for the least-privilege tests (test/integration/secure-etcd.test.ts).
+step "etcd-secure up" bash scripts/services.sh up etcd-secure
 step "demo images" bash docker/build-images.sh
 step "type-check (tsc -b)" npx tsc -b
 

@@ -26,17 +26,19 @@ export class Fleet {
   constructor(
     readonly endpoints: string[],
     name = 'fleet',
+    /** The test's own client (default: plain, no credentials) and each host's extra gantryd arguments (e.g. its etcd credentials). */
+    readonly access: { client?: Etcd3; hostArgs?: (hostId: string) => string[] } = {},
   ) {
     this.project = `${name}-${randomBytes(3).toString('hex')}`;
     this.stateDir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
-    this.etcd = new Etcd3({ hosts: endpoints });
+    this.etcd = access.client ?? new Etcd3({ hosts: endpoints });
   }
 
   async start(count: number, configOverrides: Partial<ComponentInput> = {}, agentArgs: string[] = []): Promise<void> {
     await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(FLEET_PORT, configOverrides)));
     const addresses = await freeHostAddresses(count, FLEET_PORT);
     this.agents = addresses.map((bindAddress, i) =>
-      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints, extraArgs: agentArgs }).start(),
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints, extraArgs: [...agentArgs, ...(this.access.hostArgs?.(`h${i + 1}`) ?? [])] }).start(),
     );
   }
 
@@ -85,8 +87,11 @@ export class Fleet {
             const s = await this.status(i);
             return s?.phase === 'running' && s.version === version && s.containers.length === 1;
           },
-          { timeoutMs, what: `${this.agents[i].spec.hostId} to run ${version}\n${this.agents[i].tail()}` },
-        ),
+          { timeoutMs, what: `${this.agents[i].spec.hostId} to run ${version}` },
+        ).catch((err: Error) => {
+          // The agent's log as it is at the deadline, not as it was when the wait began.
+          throw new Error(`${err.message}\n${this.agents[i].tail()}`);
+        }),
       ),
     );
   }

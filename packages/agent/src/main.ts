@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
-import { connectEtcd, describeConnection, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions } from '@gantry/etcd';
+import { connectEtcd, describeConnection, EtcdAccessDeniedError, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions, type EtcdConnectionOptions } from '@gantry/etcd';
 import { DEFAULT_HISTORY_LIMIT, DEFAULT_POLICY_PATH, KeyLayout } from '@gantry/spec';
 import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
@@ -9,9 +9,15 @@ import { installCrashHandlers } from './agent/crash-report';
 import { createLogger, type Logger } from './agent/logger';
 import { EXIT_HOST_ALREADY_RUNNING, HostAlreadyRunningError } from './agent/registration';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
+import { startCoordinatorOnly } from './agent/coordinator-only';
+import { reloadEtcdCredentials } from './agent/credential-reload';
+import { COORDINATOR_MODES, type CoordinatorMode } from './rollout/coordinator-capability';
 import { hostAdmissionOrExit } from './policy/policy-flag';
 
 const agentVersion: string = require('../package.json').version;
+
+/** Exit code when etcd refuses this gantryd's credentials (a key its roles do not grant, a wrong password). */
+const EXIT_ACCESS_DENIED = 5;
 
 /** How long SIGTERM waits for the agent to wind down before gantryd exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
@@ -45,7 +51,8 @@ async function refuse(log: Logger, message: string, meta: Record<string, unknown
 /**
  * gantryd's entry point: runs the agent until SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage,
  * 3 the state directory cannot be locked, 4 this host id already runs (the state directory's lock is
- * held, or etcd holds another gantryd's registration for it).
+ * held, or etcd holds another gantryd's registration for it), 5 etcd refused the credentials (the
+ * message names the user and the key).
  */
 export async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
@@ -66,6 +73,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
     .option('history-limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT, describe: 'finished rollouts kept in history per component, when this agent coordinates (older ones are deleted)' })
     .option('policy', { type: 'string', describe: `this host's policy file: what components may do here (default ${DEFAULT_POLICY_PATH}; without it, the default policy)` })
+    .option('coordinator', {
+      choices: COORDINATOR_MODES,
+      default: 'auto' as CoordinatorMode,
+      describe: "auto: a coordinator candidate when the etcd credentials allow a coordinator's writes; never; only: a coordinator alone, without Docker, HAProxy or a host (a control host)",
+    })
     .option('gone-host-retention', { type: 'string', default: '24h', describe: 'how long the status keys of a host whose registration is gone are kept, when this agent coordinates (90s, 30m, 24h)' })
     .check((a) => {
       if (parseDurationMs(a['gone-host-retention']) === undefined) throw new Error(`--gone-host-retention "${a['gone-host-retention']}" is not a duration: 90s, 30m, 24h, 7d`);
@@ -79,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
 
   installCrashHandlers({ host: args.host, project: args.project });
   const log = createLogger({ host: args.host, project: args.project! });
-  let connection;
+  let connection: EtcdConnectionOptions;
   try {
     connection = resolveConnectionOptions({ flags: args });
   } catch (err) {
@@ -96,6 +108,9 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`gantryd: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const keys = new KeyLayout(args.prefix);
+  const coordinatorOptions = { historyLimit: args['history-limit'], goneHostRetentionMs: parseDurationMs(args['gone-host-retention']) };
+  if (args.coordinator === 'only') return runCoordinatorOnly();
   const policy = hostAdmissionOrExit(args.policy, { log, dockerHost: args['docker-host'], stateDir: args['state-dir'] });
   // One gantryd per host id: this machine's lock on the host's state directory first, then (the
   // agent's first step) a registration in etcd created only if absent.
@@ -114,7 +129,8 @@ export async function main(argv: string[]): Promise<void> {
   const etcd = connectEtcd(connection);
   const agent = new Agent({
     etcd,
-    keys: new KeyLayout(args.prefix),
+    keys,
+    coordinatorMode: args.coordinator,
     engine: { ...createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 }), admission: policy.admission },
     ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
     labels,
@@ -122,7 +138,7 @@ export async function main(argv: string[]): Promise<void> {
     log,
     leaseTtlS: args['lease-ttl'],
     resyncMs: args.resync * 1000,
-    coordinator: { historyLimit: args['history-limit'], goneHostRetentionMs: parseDurationMs(args['gone-host-retention']) },
+    coordinator: coordinatorOptions,
     onRegistrationTaken: (err) => {
       process.stderr.write(`gantryd: ${err.message}\n`);
       shutdown('registration taken', EXIT_HOST_ALREADY_RUNNING);
@@ -150,16 +166,58 @@ export async function main(argv: string[]): Promise<void> {
         process.exit(code);
       });
   };
-  process.on('SIGHUP', () => policy.reload(() => agent.policyChanged()));
+  process.on('SIGHUP', () => {
+    connection = reloadEtcdCredentials(etcd, connection, args, log);
+    policy.reload(() => agent.policyChanged());
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   try {
     await agent.start();
   } catch (err) {
     if (stopping) return; // SIGTERM or SIGINT before etcd answered: shutdown() exits
+    if (err instanceof EtcdAccessDeniedError) return deny(log, err, () => (lock.release(), etcd.close()));
     if (!(err instanceof HostAlreadyRunningError)) throw err;
     lock.release();
     etcd.close();
     return refuse(log, err.message, { hostId: err.hostId, key: err.key, holder: err.holder, holderLease: err.existing.leaseId });
   }
+
+  /** `--coordinator only`: the coordinator alone, until SIGINT/SIGTERM. */
+  async function runCoordinatorOnly(): Promise<void> {
+    log.info('connecting to etcd', { etcd: describeConnection(connection) });
+    const etcd = connectEtcd(connection);
+    let coordinator: Awaited<ReturnType<typeof startCoordinatorOnly>> | undefined;
+    const stop = (signal: string) => {
+      log.info('stopping the coordinator', { signal });
+      const bound = setTimeout(() => process.exit(0), STOP_DEADLINE_MS);
+      void (coordinator?.stop() ?? Promise.resolve()).finally(() => {
+        clearTimeout(bound);
+        etcd.close();
+        process.exit(0);
+      });
+    };
+    process.on('SIGHUP', () => (connection = reloadEtcdCredentials(etcd, connection, args, log)));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    try {
+      coordinator = await startCoordinatorOnly({ etcd, keys, project: args.project!, hostId: args.host, log, leaseTtlS: args['lease-ttl'], coordinator: coordinatorOptions });
+    } catch (err) {
+      if (err instanceof EtcdAccessDeniedError) return deny(log, err, () => etcd.close());
+      throw err;
+    }
+  }
+}
+
+/** etcd refused the credentials: one plain line on stderr naming the user and the key, one JSON log line, exit 5. */
+async function deny(log: Logger, err: EtcdAccessDeniedError, cleanup: () => void): Promise<never> {
+  cleanup();
+  process.stderr.write(`gantryd: ${err.message}\n`);
+  log.error('etcd refused these credentials', { error: err.message, identity: err.identity, operation: err.operation, keys: err.keys });
+  await new Promise<void>((resolve) => {
+    log.on('finish', () => resolve());
+    log.end();
+    setTimeout(resolve, 500).unref();
+  });
+  process.exit(EXIT_ACCESS_DENIED);
 }

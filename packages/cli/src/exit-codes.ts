@@ -9,6 +9,8 @@ export const ExitCode = {
   invalidInput: 2,
   /** Something Gantry needs could not be reached or used: Docker, the proxy, etcd. */
   unavailable: 3,
+  /** etcd refused the credentials: a key the user's roles do not grant, or a wrong user or password. Nothing was written. */
+  denied: 4,
   /** Interrupted by the operator (SIGINT/SIGTERM). */
   interrupted: 130,
 } as const;

@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { accessCommand } from './commands/access';
 import { configCommand } from './commands/config';
 import { deployCommand } from './commands/deploy';
 import { hostsCommand } from './commands/hosts';
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(statusCommand)
     .command(deployCommand)
     .command(rolloutCommand)
+    .command(accessCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

@@ -1,4 +1,5 @@
 import { EngineError } from '@gantry/agent';
+import { EtcdAccessDeniedError } from '@gantry/etcd';
 import { CliError } from './cli-error';
 import { exitCodeFor, ExitCode } from './exit-codes';
 import { Reporter } from './reporter';
@@ -23,6 +24,9 @@ export async function runVerb(json: boolean, work: (reporter: Reporter, signal: 
       reporter.failure(err.message, { code: err.code, ...err.details });
       if (!json && typeof err.details.logs === 'string' && err.details.logs) process.stderr.write(`last log lines of the failed container:\n${err.details.logs}\n`);
       process.exitCode = exitCodeFor(err.code);
+    } else if (err instanceof EtcdAccessDeniedError) {
+      reporter.failure(err.message, { identity: err.identity, operation: err.operation, keys: err.keys });
+      process.exitCode = ExitCode.denied;
     } else {
       reporter.failure(err instanceof Error ? err.message : String(err));
       process.exitCode = ExitCode.unavailable;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import { EtcdConfigError, type EtcdConnectionOptions } from './connection-options';
 import { faultHandling } from './fault-handling';
+import { describeIdentity, explainAccessDenied, setIdentity } from './access-denied';
 
 /** Deadline of a unary call (get, put, txn, lease grant...) when nothing else is said (ms). */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -100,9 +101,64 @@ export function connectEtcd(opts: EtcdConnectionOptions, tuning: ConnectTuning =
     },
     faultHandling: faultHandling({ hosts: opts.endpoints.length, breaker: { openMs: tuning.breakerOpenMs ?? 1000 } }),
   };
-  if (opts.tls) options.credentials = readTls(opts);
+  if (opts.tls || opts.endpoints.some((e) => e.startsWith('https:'))) {
+    options.credentials = readTls(opts);
+    silenceIpServerNameWarning();
+  }
   if (opts.auth) options.auth = { username: opts.auth.user, password: opts.auth.password };
-  return requireLeader(new Etcd3(options));
+  return explainAccessDenied(requireLeader(new Etcd3(options)), describeIdentity(opts));
+}
+
+/** The parts of etcd3 1.1.2's connection pool that hold credentials. */
+interface PoolInternals {
+  options: IOptions;
+  hosts: Array<{ channelCredentials: unknown; resetAllServices(): void }>;
+  buildAuthentication(): unknown;
+}
+
+/**
+ * Makes `client` use the credentials of `opts` from its next call on: TLS files read again (errors
+ * name each file; nothing changes then), the user and password replaced, and every connection
+ * reopened with them. Open watches and lease keepalives see their stream end and reconnect, as
+ * after any disconnect; leases are kept. The endpoints cannot change this way.
+ */
+export function reloadCredentials(client: Etcd3, current: EtcdConnectionOptions, next: EtcdConnectionOptions): void {
+  if (next.endpoints.join(',') !== current.endpoints.join(',')) {
+    throw new EtcdConfigError([`${next.sources.endpoints ?? 'endpoints'}: the endpoints changed (${current.endpoints.join(',')} → ${next.endpoints.join(',')}); restart to use new endpoints`]);
+  }
+  const secure = next.tls || next.endpoints.some((e) => e.startsWith('https:'));
+  const credentials = secure ? readTls(next) : undefined; // throws, naming the file, before anything changes
+  const pool = (client as unknown as { pool?: PoolInternals }).pool;
+  if (!pool || typeof pool.buildAuthentication !== 'function' || !Array.isArray(pool.hosts)) {
+    throw new Error('etcd3 client without the connection pool this version of Gantry expects (etcd3 1.1.2)');
+  }
+  pool.options.credentials = credentials;
+  pool.options.auth = next.auth ? { username: next.auth.user, password: next.auth.password } : undefined;
+  // A new authenticator (no cached token) and channel credentials; each host's services are closed so the next call dials anew.
+  const channelCredentials = pool.buildAuthentication();
+  for (const host of pool.hosts) {
+    host.channelCredentials = channelCredentials;
+    host.resetAllServices();
+  }
+  setIdentity(client, describeIdentity(next));
+}
+
+/**
+ * grpc-js passes the endpoint's host as the TLS server name, and Node warns (DEP0123) when it is an
+ * IP address, as loopback and most etcd endpoints are. The certificate is still checked against the
+ * IP (its subjectAltName); only the SNI is dropped, which etcd does not use. That one warning is
+ * dropped; every other warning is emitted as before.
+ */
+let ipServerNameWarningSilenced = false;
+function silenceIpServerNameWarning(): void {
+  if (ipServerNameWarningSilenced) return;
+  ipServerNameWarningSilenced = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 function readTls(opts: EtcdConnectionOptions): NonNullable<IOptions['credentials']> {

@@ -7,3 +7,4 @@ export * from './lease-keeper';
 export * from './fenced';
 export * from './mirror';
 export * from './fleet-mirror';
+export * from './access-denied';

@@ -13,3 +13,4 @@ export * from './host-policy';
 export * from './image-registry';
 export * from './policy-evaluation';
 export * from './secret-values';
+export * from './access';

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
-import { FleetMirror, LeaseKeeper, Mirror } from '@gantry/etcd';
+import { FleetMirror, isAccessDenied, LeaseKeeper, Mirror } from '@gantry/etcd';
 import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, ProjectConfig } from '@gantry/spec';
+import { mayCoordinate, type CoordinatorMode } from '../rollout/coordinator-capability';
 import type { EngineDeps } from '../engine/update';
 import type { HostContext } from '../engine/host-context';
 import { removeOrphans } from '../engine/remove';
@@ -29,6 +30,11 @@ export interface AgentOptions {
   /** How often the host's HAProxy is checked and, when down, restored (ms; default 250). */
   proxyWatchMs?: number;
   retryBaseMs?: number;
+  /**
+   * Whether this agent is a candidate for the project's rollout coordinator: `auto` (default) when
+   * its etcd credentials allow a coordinator's writes, `never` not at all.
+   */
+  coordinatorMode?: Exclude<CoordinatorMode, 'only'>;
   /** Options of this agent's rollout coordinator candidate (gantryd's --history-limit, --gone-host-retention; a test's clock). */
   coordinator?: Pick<CoordinatorOptions, 'clock' | 'historyLimit' | 'goneHostRetentionMs' | 'tickMs'>;
   /** Another gantryd registered this host while our lease was gone: this agent has stopped writing status and must stop. */
@@ -121,7 +127,10 @@ export class Agent {
     this.mirror = new FleetMirror(keys, {
       client: this.opts.etcd,
       prefixes: [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`],
-      onError: (err, prefix) => log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message }),
+      onError: (err, prefix) =>
+        isAccessDenied(err)
+          ? log.error("etcd refuses this agent's credentials the keys it follows; retrying (grant them with `gantry access add-host`)", { prefix, error: err.message })
+          : log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message }),
     });
     this.mirror.subscribe(() => this.refresh());
     // What only this agent writes (its statuses, its record): whatever anyone else writes or deletes
@@ -132,21 +141,23 @@ export class Agent {
       for (const c of changes) if (this.writer.reassert(c.key, c.after)) log.warn('a record only this agent writes was changed by someone else; writing ours again', { key: c.key });
     });
     await Promise.all([this.mirror.start(), this.ownRecords.start()]);
-    // Every agent is a candidate for the project's rolling-update coordinator; only the elected one drives.
-    this.coordinator = new RolloutCoordinator({
-      etcd: this.opts.etcd,
-      keys,
-      project: ctx.project,
-      hostId: ctx.hostId,
-      log,
-      leaseTtlS: this.opts.leaseTtlS ?? 10,
-      ...this.opts.coordinator,
-      onProblems: (problems) => {
-        this.coordinatorProblems = problems;
-        this.reportAgent();
-      },
-    });
-    await this.coordinator.start();
+    // A candidate for the project's rolling-update coordinator when its credentials allow it; only the elected one drives.
+    if (await mayCoordinate(this.opts.etcd, keys, ctx.project, this.opts.coordinatorMode ?? 'auto', log)) {
+      this.coordinator = new RolloutCoordinator({
+        etcd: this.opts.etcd,
+        keys,
+        project: ctx.project,
+        hostId: ctx.hostId,
+        log,
+        leaseTtlS: this.opts.leaseTtlS ?? 10,
+        ...this.opts.coordinator,
+        onProblems: (problems) => {
+          this.coordinatorProblems = problems;
+          this.reportAgent();
+        },
+      });
+      await this.coordinator.start();
+    }
     this.resyncTimer = setInterval(() => {
       this.workers.forEach((w) => w.poke());
       this.sweepOrphans();
