@@ -27,10 +27,20 @@ step "demo images" bash docker/build-images.sh
 step "type-check (tsc -b)" npx tsc -b
 
 results=$(mktemp)
+secure=$(mktemp)
 faults=$(mktemp)
 set +e
 npx jest --selectProjects unit integration --json --outputFile="$results" "$@"
 status=$?
+# The fleet and rollout tests once more on etcd-secure (TLS, client certificates, auth), every
+# process with least-privilege credentials: hosts, two coordinators of their own, an operator CLI.
+if [ $# -eq 0 ]; then
+  GANTRY_TEST_ETCD=secure npx jest test/integration/fleet-agents.test.ts test/integration/rollout.test.ts --selectProjects integration --json --outputFile="$secure"
+  secure_status=$?
+  [ $status -ne 0 ] || status=$secure_status
+else
+  echo '{}' > "$secure"
+fi
 # Then the fault suite (`npm run test:faults`, about 4 minutes), one file at a time and after the
 # rest: it restarts dockerd and etcd members. Only for the whole run; extra jest arguments (a
 # path, -t) select from unit and integration. GANTRY_SKIP_FAULTS=1 leaves it out.
@@ -52,6 +62,6 @@ node -e '
   const runs = process.argv.slice(1).map(read);
   const sum = (k) => runs.reduce((n, r) => n + (r[k] ?? 0), 0);
   console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed` + (sum("numPendingTests") ? `, ${sum("numPendingTests")} skipped` : ""));
-' "$results" "$faults" || true
-rm -f "$results" "$faults"
+' "$results" "$secure" "$faults" || true
+rm -f "$results" "$secure" "$faults"
 exit $status

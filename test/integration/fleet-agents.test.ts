@@ -4,7 +4,7 @@
  * values, a SIGKILL, and etcd itself going away.
  */
 import type { ComponentStatus } from '@gantry/spec';
-import { ensureDemoImages, httpGet, OwnEtcd, serviceEnv, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
+import { ensureDemoImages, httpGet, OwnEtcd, startLoad, waitFor, type LoadRun } from '@gantry/testkit';
 import { demoConfig } from '../support/demo-config';
 import { Fleet, FLEET_PORT, keys } from '../support/fleet';
 import { runGantry } from '../support/cli';
@@ -17,7 +17,7 @@ beforeAll(() => ensureDemoImages(), 600_000);
 describe('three agents on the shared etcd', () => {
   let fleet: Fleet;
   beforeAll(async () => {
-    fleet = new Fleet(serviceEnv().etcdEndpoints);
+    fleet = Fleet.onServices();
     await fleet.start(3, { drainTimeout: 15_000 });
   });
   afterAll(() => fleet.cleanup());
@@ -27,7 +27,7 @@ describe('three agents on the shared etcd', () => {
     await fleet.converged('v1');
     for (let i = 0; i < 3; i++) expect((await httpGet(fleet.url(i))).version).toBe('v1');
 
-    const status = runGantry(['status', '--json', '--project', fleet.project, '--etcd', fleet.endpoints.join(',')]);
+    const status = runGantry(['status', '--json', '--project', fleet.project, ...fleet.cliArgs()]);
     expect(status.status).toBe(0);
     const rows = (JSON.parse(status.stdout.trim().split('\n').pop()!) as { rows: Array<{ host: string; component: string | null; status: ComponentStatus | null }> }).rows;
     expect(rows.filter((r) => r.component === 'web').map((r) => [r.host, r.status?.phase, r.status?.version])).toEqual([

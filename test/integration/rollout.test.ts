@@ -109,7 +109,7 @@ beforeAll(() => ensureDemoImages(), 600_000);
 describe('rolling updates across five agents', () => {
   let fleet: RolloutFleet;
   beforeAll(async () => {
-    fleet = new RolloutFleet(serviceEnv().etcdEndpoints, 'rollout');
+    fleet = RolloutFleet.onServices('rollout');
     await fleet.start(HOSTS, { readyTimeout: 4_000, drainTimeout: 5_000 });
     await fleet.setFleetVersion('v1');
     await fleet.converged('v1');
@@ -222,16 +222,17 @@ describe('rolling updates across five agents', () => {
       { timeoutMs: 90_000, intervalMs: 100, what: 'the first host done' },
     );
     const leader = (await fleet.coordinator())!;
+    // A host's agent, or (on etcd-secure, where hosts may not coordinate) a coordinator of its own.
     const index = fleet.agents.findIndex((a) => a.spec.hostId === leader);
     const killedAt = Date.now();
-    await fleet.agents[index].kill('SIGKILL');
+    await fleet.processOf(leader)!.kill('SIGKILL');
     const next = await waitFor(async () => {
       const id = await fleet.coordinator();
       return id !== undefined && id !== leader ? id : undefined;
     }, { timeoutMs: 15_000, intervalMs: 50, what: 'another coordinator' });
     const takeoverMs = Date.now() - killedAt;
     // The killed host comes back (its agent restarted), as an operator's supervisor would.
-    await fleet.restart(index);
+    if (index >= 0) await fleet.restart(index);
 
     const entry = await fleet.history('back-to-v1');
     await fleet.converged('v1');
@@ -255,7 +256,7 @@ describe('rolling updates across five agents', () => {
 
   it('goes on when the CLI that started it is killed, and `gantry rollout watch` re-attaches', async () => {
     await fleet.converged('v1');
-    const gantry = (...args: string[]) => spawn(process.execPath, [gantryBin, ...args, '--etcd', fleet.endpoints.join(','), '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv });
+    const gantry = (...args: string[]) => spawn(process.execPath, [gantryBin, ...args, ...fleet.cliArgs(), '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv });
     const linesOf = (child: ReturnType<typeof gantry>) => {
       const lines: string[] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
@@ -292,7 +293,7 @@ describe('rolling updates across five agents', () => {
     // Paused means paused: the other hosts' keys stay unwritten.
     for (let i = 1; i < 5; i++) expect(JSON.parse((await fleet.hostKey(i)) ?? '{}').version).not.toBe('v1');
 
-    const resume = runGantry(['rollout', 'resume', fleet.project, 'web', '--etcd', fleet.endpoints.join(',')]);
+    const resume = runGantry(['rollout', 'resume', fleet.project, 'web', ...fleet.cliArgs()]);
     expect(resume.status).toBe(0);
     const entry = await fleet.history('canary-v1');
     expect(entry.state.state).toBe('succeeded');

@@ -105,6 +105,10 @@ describe('etcd with TLS, client certificates and per-role users', () => {
     const status = runGantry(['status', '--project', fleet.project, ...cliFlags(secure, certificateFlags(secure, h1Cert))]);
     expect(status.stderr).toContain(`permission denied: etcd user "${u.h1}" (certificate CN) may not read ${keys.hostsPrefix(fleet.project)}*`);
     expect(status.status).toBe(4);
+    // gantryd for host h2 with h1's credentials: refused at its registration, exit 5, nothing started.
+    const wrongHost = new AgentProcess({ hostId: 'h2', project: fleet.project, bindAddress: '127.0.0.1', stateDir: fleet.stateDir, etcd: secure.endpoints, extraArgs: certificateFlags(secure, h1Cert) }).start();
+    expect(await wrongHost.exited()).toBe(5);
+    expect(wrongHost.logs.join('\n')).toContain(`gantryd: permission denied: etcd user "${u.h1}" (certificate CN) may not write ${keys.registration(fleet.project, 'h2')}`);
     // An operator is no etcd admin: it cannot make users.
     const add = runGantry(['access', 'add-host', fleet.project, 'h9', '--cert-only', ...operatorFlags]);
     expect(add.status).toBe(4);

@@ -9,6 +9,7 @@ import { serviceEnv, waitFor } from '@gantry/testkit';
 import { AgentProcess } from './agent-process';
 import { demoConfig } from './demo-config';
 import { freeHostAddresses } from './local-host';
+import { leastPrivilege, onSecureEtcd, secureEtcd, type LeastPrivilege } from './secure-etcd';
 
 export const FLEET_PORT = 80;
 export const keys = new KeyLayout();
@@ -34,12 +35,47 @@ export class Fleet {
     this.etcd = access.client ?? new Etcd3({ hosts: endpoints });
   }
 
+  /**
+   * A fleet on the services' etcd — or, with GANTRY_TEST_ETCD=secure, on etcd-secure with least
+   * privilege: each host's agent with host credentials only, two `--coordinator only` gantryds
+   * (c1, c2) with coordinator credentials, the CLI as an operator (`cliArgs`), the test as root.
+   */
+  static onServices<T extends Fleet>(this: new (endpoints: string[], name?: string, access?: Fleet['access']) => T, name = 'fleet'): T {
+    if (!onSecureEtcd()) return new this(serviceEnv().etcdEndpoints, name);
+    const fleet = new this(secureEtcd().endpoints, name);
+    const lp = leastPrivilege(fleet.project, fleet.stateDir);
+    fleet.etcd.close();
+    Object.assign(fleet, { etcd: lp.root, access: { client: lp.root, hostArgs: lp.hostArgs }, leastPrivilege: lp });
+    return fleet;
+  }
+
+  /** Set on etcd-secure (see onServices). */
+  readonly leastPrivilege?: LeastPrivilege;
+  /** The `--coordinator only` gantryds of a least-privilege fleet. */
+  coordinators: AgentProcess[] = [];
+
+  /** `--etcd ENDPOINTS` and, on etcd-secure, the operator's credentials: what a CLI run by the test passes. */
+  cliArgs(): string[] {
+    return this.leastPrivilege ? this.leastPrivilege.operatorArgs : ['--etcd', this.endpoints.join(',')];
+  }
+
+  /** The gantryd that has this id: a host's agent or a coordinator. */
+  processOf(id: string): AgentProcess | undefined {
+    return [...this.agents, ...this.coordinators].find((p) => p.spec.hostId === id);
+  }
+
   async start(count: number, configOverrides: Partial<ComponentInput> = {}, agentArgs: string[] = []): Promise<void> {
     await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(FLEET_PORT, configOverrides)));
     const addresses = await freeHostAddresses(count, FLEET_PORT);
     this.agents = addresses.map((bindAddress, i) =>
       new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: this.endpoints, extraArgs: [...agentArgs, ...(this.access.hostArgs?.(`h${i + 1}`) ?? [])] }).start(),
     );
+    const lp = this.leastPrivilege;
+    if (lp) {
+      this.coordinators = ['c1', 'c2'].map((name) =>
+        new AgentProcess({ hostId: name, project: this.project, bindAddress: '127.0.0.1', stateDir: this.stateDir, etcd: this.endpoints, extraArgs: ['--coordinator', 'only', ...lp.coordinatorArgs(name)] }).start(),
+      );
+    }
   }
 
   /**
@@ -103,7 +139,7 @@ export class Fleet {
 
   /** Kills the agents, removes their containers and HAProxies, deletes the project's keys. */
   async cleanup(): Promise<void> {
-    await Promise.all(this.agents.map((a) => a.kill('SIGKILL')));
+    await Promise.all([...this.agents, ...this.coordinators].map((a) => a.kill('SIGKILL')));
     for (const agent of this.agents) {
       const { runtime, proxy } = createHostEngine({ stateDir: this.stateDir, hostId: agent.spec.hostId, dockerHost: serviceEnv().dockerHost });
       for (const c of await runtime.list({ project: this.project, hostId: agent.spec.hostId })) await runtime.remove(c.id);

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectEtcd, resolveConnectionOptions } from '@gantry/etcd';
 import { repoRoot, serviceEnv } from '@gantry/testkit';
 import type { Etcd3 } from 'etcd3';
+import { defaultUserName } from '@gantry/spec';
 
 /** etcd-secure as `scripts/services.sh up etcd-secure` writes it into env.json. */
 export interface SecureEtcd {
@@ -62,4 +63,46 @@ export function rootClient(secure: SecureEtcd): Etcd3 {
 /** A client as the certificate's user. The caller closes it. */
 export function certificateClient(secure: SecureEtcd, cert: { cert: string; key: string }): Etcd3 {
   return connectEtcd(resolveConnectionOptions({ flags: { 'etcd-endpoints': secure.endpoints.join(','), 'etcd-ca': secure.ca, 'etcd-cert': cert.cert, 'etcd-key': cert.key }, env: {} }));
+}
+
+/** Whether the fleet and rollout integration tests run on etcd-secure with least-privilege users (`GANTRY_TEST_ETCD=secure`). */
+export const onSecureEtcd = (): boolean => process.env.GANTRY_TEST_ETCD === 'secure';
+
+/** What a fleet on etcd-secure runs with: root for the test's own reads, a user per host and coordinator, an operator for the CLI. */
+export interface LeastPrivilege {
+  secure: SecureEtcd;
+  root: Etcd3;
+  /** Credential flags of host `host`'s gantryd (a certificate with CN = its user). */
+  hostArgs: (host: string) => string[];
+  /** Credential flags of coordinator `name`'s gantryd. */
+  coordinatorArgs: (name: string) => string[];
+  /** `--etcd ENDPOINTS` and the operator's credentials (a password user), for the CLI. */
+  operatorArgs: string[];
+}
+
+/**
+ * Roles and users for `project`, made by `gantry access` as an etcd admin would (root, by
+ * certificate), with certificates for each host and coordinator issued on first use.
+ */
+export function leastPrivilege(project: string, dir: string): LeastPrivilege {
+  const secure = secureEtcd();
+  const rootArgs = cliFlags(secure, certificateFlags(secure, { cert: secure.rootCert, key: secure.rootKey }));
+  const access = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'access', ...args, ...rootArgs], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gantry access ${args.join(' ')}: exit ${r.status}\n${r.stderr}${r.stdout}`);
+  };
+  access('init', project);
+  writeFileSync(join(dir, 'operator.password'), 'operator-password\n');
+  access('add-operator', project, 'ops', '--password-file', join(dir, 'operator.password'));
+  const certified = (kind: 'host' | 'coordinator', name: string) => {
+    access(`add-${kind}`, project, name, '--cert-only');
+    return certificateFlags(secure, clientCertificate(defaultUserName(project, kind, name), join(dir, 'certs')));
+  };
+  return {
+    secure,
+    root: rootClient(secure),
+    hostArgs: (host) => certified('host', host),
+    coordinatorArgs: (name) => certified('coordinator', name),
+    operatorArgs: cliFlags(secure, passwordFlags(secure, defaultUserName(project, 'operator', 'ops'), 'operator-password', join(dir, 'operator-etcd.json'))),
+  };
 }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ClientClosedError, EtcdLeaseInvalidError, type IDuplexStream, type ILeaseKeepAliveRequest, type ILeaseKeepAliveResponse, type Namespace } from 'etcd3';
+import { EtcdAccessDeniedError } from './access-denied';
 import { Backoff, type BackoffOptions } from './backoff';
 import { DEFAULT_CALL_TIMEOUT_MS, deadlineIn } from './client';
 
@@ -39,7 +40,13 @@ export interface ExistingKey {
 }
 
 /** How a `putIfAbsent` ended. */
-export type PutIfAbsentResult = { outcome: 'written' } | { outcome: 'exists'; existing: ExistingKey } | { outcome: 'superseded' } | { outcome: 'stopped' };
+export type PutIfAbsentResult =
+  | { outcome: 'written' }
+  | { outcome: 'exists'; existing: ExistingKey }
+  | { outcome: 'superseded' }
+  | { outcome: 'stopped' }
+  /** etcd refused the credentials (the lease or the key): retrying with them will not help. */
+  | { outcome: 'refused'; error: EtcdAccessDeniedError };
 
 /**
  * What a create-only write may do with the key it finds: create it (absent); take it over under
@@ -138,6 +145,8 @@ export class LeaseKeeper {
   private keepaliveTimer?: NodeJS.Timeout;
   private lossTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  /** The last refusal of the credentials, until the next create-only write starts. */
+  private refusal?: EtcdAccessDeniedError;
   private streamRetryTimer?: NodeJS.Timeout;
   /** Serialises writes (flushes, deletes). Never rejects. */
   private writes: Promise<void> = Promise.resolve();
@@ -195,9 +204,11 @@ export class LeaseKeeper {
     if (this.state === 'stopped') return { outcome: 'stopped' };
     this.createOnly.add(key);
     this.conflicts.delete(key);
-    await this.bind(key, value); // settles once written, found held by another (unbound), superseded or stopped
+    this.refusal = undefined;
+    await this.bind(key, value); // settles once written, found held by another (unbound), superseded, refused or stopped
     const existing = this.conflicts.get(key);
     if (existing) return { outcome: 'exists', existing };
+    if (this.refusal && !this.isWritten(key)) return { outcome: 'refused', error: this.refusal };
     if (this.isWritten(key)) return { outcome: 'written' };
     return this.status().state === 'stopped' ? { outcome: 'stopped' } : { outcome: 'superseded' };
   }
@@ -206,7 +217,7 @@ export class LeaseKeeper {
     this.desired.set(key, value);
     this.toDelete.delete(key);
     if (this.state === 'idle') void this.start();
-    const done = () => this.state === 'stopped' || this.desired.get(key) !== value || this.isWritten(key);
+    const done = () => this.state === 'stopped' || this.desired.get(key) !== value || this.isWritten(key) || this.refusal !== undefined;
     const settled = this.waitUntil(done);
     void this.flush();
     return settled;
@@ -290,6 +301,7 @@ export class LeaseKeeper {
     } catch (err) {
       this.noteError('granting a lease', err);
       if (err instanceof ClientClosedError) return void this.stop({ revoke: false });
+      this.noteRefusal(err);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         void this.grant();
@@ -457,6 +469,7 @@ export class LeaseKeeper {
           this.settleWaiters();
         } catch (err) {
           this.noteError(`${value === undefined ? 'deleting' : 'writing'} ${key}`, err);
+          this.noteRefusal(err);
           if (err instanceof EtcdLeaseInvalidError) {
             if (this.leaseId === leaseId) this.declareLost(new Error(`etcd no longer knows lease ${leaseId}: ${(err as Error).message}`));
           } else if (err instanceof ClientClosedError) {
@@ -531,6 +544,13 @@ export class LeaseKeeper {
   private waitUntil(done: () => boolean): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ done, resolve }));
+  }
+
+  /** etcd refused the credentials: a create-only write waiting on it is told (`refused`); retries go on, for credentials re-read later. */
+  private noteRefusal(err: unknown): void {
+    if (!(err instanceof EtcdAccessDeniedError)) return;
+    this.refusal = err;
+    this.settleWaiters();
   }
 
   private settleWaiters(): void {

@@ -58,5 +58,6 @@ export class HostAlreadyRunningError extends Error {
 export async function registerHost(lease: LeaseKeeper, key: string, registration: HostRegistration): Promise<void> {
   const result = await lease.putIfAbsent(key, JSON.stringify(registration));
   if (result.outcome === 'exists') throw new HostAlreadyRunningError(registration.hostId, key, result.existing);
+  if (result.outcome === 'refused') throw result.error;
   if (result.outcome !== 'written') throw new Error(`registering host ${registration.hostId}: ${result.outcome} before etcd held the registration`);
 }
