@@ -59,6 +59,15 @@ describe('gantry config', () => {
     expect(lastJson(bad.stdout).problems.map((p: { path: string }) => p.path)).toEqual(expect.arrayContaining(['components[0].ports[0].external', 'components[0]', 'components[1].repo']));
   });
 
+  it('validate warns, naming the field, about what hosts under the default policy refuse and about secrets kept in plain text', () => {
+    const risky = join(dir, 'risky.json');
+    writeFileSync(risky, JSON.stringify({ components: [{ name: 'web', repo: 'quay.io/org/web', privileged: true, bindings: [{ external: '/var/run/docker.sock', volume: '/sock' }], environmentVariables: [{ name: 'DB_PASSWORD', value: 'hunter2' }] }] }));
+    const r = run(['config', 'validate', risky, '--json']);
+    expect(r.status).toBe(0); // valid: a host's own policy may allow it
+    expect(lastJson(r.stdout).warnings.map((w: { path: string }) => w.path)).toEqual(['components[0].privileged', 'components[0].bindings[0].external', 'components[0].environmentVariables[0]']);
+    expect(run(['config', 'validate', goodFile, '--json']).stdout).toContain('"warnings":[]');
+  });
+
   it('set rejects an invalid file with every problem and its path, exit 2, writing nothing', async () => {
     const bad = gantry('config', 'set', badFile);
     expect(bad.status).toBe(2);

@@ -14,3 +14,4 @@ export * from './image-registry';
 export * from './policy-evaluation';
 export * from './secret-values';
 export * from './access';
+export * from './config-warnings';

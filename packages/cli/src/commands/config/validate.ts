@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { loadHostPolicy, PolicyFileError } from '@gantry/agent';
-import { describeViolation, evaluateConfig } from '@gantry/spec';
+import { configWarnings, describeViolation, evaluateConfig } from '@gantry/spec';
 import { CliError } from '../../cli-error';
 import { ExitCode } from '../../exit-codes';
 import { withJsonOption } from '../../fleet/fleet-options';
@@ -37,7 +37,12 @@ export const configValidateCommand: CommandModule<object, Args> = {
           });
         }
       }
+      // Without a host's policy: valid, but say what the default policy refuses and what looks like a leaked secret.
+      const warnings = policySource ? [] : configWarnings(config);
       const against = policySource ? ` and allowed by ${policySource}` : '';
-      reporter.result({ ok: true, file: args.file, components: names, ...(policySource && { policy: policySource }) }, [`${args.file} is valid${against}: ${names.length} component(s): ${names.join(', ')}`]);
+      reporter.result({ ok: true, file: args.file, components: names, ...(policySource && { policy: policySource }), warnings }, [
+        `${args.file} is valid${against}: ${names.length} component(s): ${names.join(', ')}`,
+        ...(warnings.length ? [`warnings (check against a host's policy with --policy FILE):`, ...warnings.map((w) => `  - ${w.path}: ${w.message}`)] : []),
+      ]);
     }),
 };
