@@ -8,3 +8,4 @@ export * from './fenced';
 export * from './mirror';
 export * from './fleet-mirror';
 export * from './access-denied';
+export * from './tls-failure';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
-import { FleetMirror, isAccessDenied, LeaseKeeper, Mirror } from '@gantry/etcd';
+import { explainTlsFailure, FleetMirror, isAccessDenied, LeaseKeeper, Mirror } from '@gantry/etcd';
 import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, ProjectConfig } from '@gantry/spec';
 import { mayCoordinate, type CoordinatorMode } from '../rollout/coordinator-capability';
 import type { EngineDeps } from '../engine/update';
@@ -127,10 +127,12 @@ export class Agent {
     this.mirror = new FleetMirror(keys, {
       client: this.opts.etcd,
       prefixes: [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`],
-      onError: (err, prefix) =>
-        isAccessDenied(err)
-          ? log.error("etcd refuses this agent's credentials the keys it follows; retrying (grant them with `gantry access add-host`)", { prefix, error: err.message })
-          : log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message }),
+      onError: (err, prefix) => {
+        const tls = explainTlsFailure(err.message);
+        if (isAccessDenied(err)) log.error("etcd refuses this agent's credentials the keys it follows; retrying (grant them with `gantry access add-host`)", { prefix, error: err.message });
+        else if (tls) log.error(`${tls.message}; retrying`, { prefix, error: err.message });
+        else log.warn('etcd watch interrupted; re-reading when etcd answers', { prefix, error: err.message });
+      },
     });
     this.mirror.subscribe(() => this.refresh());
     // What only this agent writes (its statuses, its record): whatever anyone else writes or deletes

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { defaultUserName, roleName, type AccessKind } from '@gantry/spec';
+import { defaultUserName, identifier, roleName, type AccessKind } from '@gantry/spec';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
 import { withFleet } from '../fleet/fleet-client';
@@ -30,6 +30,9 @@ export function addUserVerb(kind: Exclude<AccessKind, never>, nameArg: string, d
     handler: (args) =>
       runVerb(args.json, async (reporter) => {
         const name = String(args[nameArg]);
+        // A name makes a key (a host's) or a user name: the same rule as every name in the layout, so "/" never splits one.
+        const valid = identifier.safeParse(name);
+        if (!valid.success) throw new CliError(`invalid ${nameArg} "${name}": ${valid.error.issues[0]?.message ?? 'not a valid name'}`, ExitCode.invalidInput);
         if (args['password-file'] === undefined && !args['cert-only']) {
           throw new CliError('give --password-file FILE, or --cert-only for a user that authenticates with a client certificate (CN = the user name)', ExitCode.invalidInput);
         }

@@ -1,4 +1,4 @@
-import { connectEtcd, deadlineIn, EtcdAccessDeniedError, EtcdConfigError, FleetMirror, resolveConnectionOptions } from '@gantry/etcd';
+import { connectEtcd, deadlineIn, EtcdAccessDeniedError, EtcdConfigError, explainTlsFailure, FleetMirror, resolveConnectionOptions } from '@gantry/etcd';
 import type { Etcd3 } from 'etcd3';
 import { componentConfigHash, findComponent, KeyLayout, parseJson, projectConfigSchema, type Parsed, type ProjectConfig } from '@gantry/spec';
 import type { z } from 'zod';
@@ -69,6 +69,8 @@ export class FleetClient {
       if (err instanceof CliError) throw err;
       if (err instanceof EtcdAccessDeniedError) throw new CliError(err.message, ExitCode.denied, { identity: err.identity, operation: err.operation, keys: err.keys });
       const reason = etcdReason(err);
+      const tls = explainTlsFailure(reason);
+      if (tls) throw new CliError(`${tls.message} (etcd at ${this.endpoints.join(', ')}, ${what})`, tls.refusedClient ? ExitCode.denied : ExitCode.unavailable, { endpoints: this.endpoints, operation: what, reason });
       throw new CliError(`etcd at ${this.endpoints.join(', ')} is unavailable (${what}): ${reason}`, ExitCode.unavailable, { endpoints: this.endpoints, operation: what });
     } finally {
       clearTimeout(timer);
