@@ -11,7 +11,7 @@ export interface LocalEngine {
 
 /** The host engine for `gantry local`: this machine's Docker and its HAProxy, no etcd. */
 export function openLocalEngine(args: LocalArgs): LocalEngine {
-  const config = loadConfigFile(args.config);
+  const config = loadConfigFile(args.config, args.setconfig);
   const ctx: HostContext = { project: projectName(args), hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' };
   const deps = createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'] });
   return { deps, ctx, config };

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { basename, extname } from 'node:path';
 import { defaultStateDir } from '@gantry/agent';
 import type { Argv } from 'yargs';
+import { setconfigOption } from './load-config';
 
 /** Options every `gantry local` verb takes. */
 export interface LocalArgs {
@@ -14,6 +15,7 @@ export interface LocalArgs {
   'docker-host'?: string;
   haproxy: string;
   json: boolean;
+  setconfig: string[];
 }
 
 export function withLocalOptions<T>(yargs: Argv<T>) {
@@ -26,7 +28,8 @@ export function withLocalOptions<T>(yargs: Argv<T>) {
     .option('state-dir', { type: 'string', default: defaultStateDir(), describe: "where the host's HAProxy keeps its config, sockets and pid ($GANTRY_STATE_DIR)" })
     .option('docker-host', { type: 'string', describe: 'Docker Engine address (default: $DOCKER_HOST, then /var/run/docker.sock)' })
     .option('haproxy', { type: 'string', default: 'haproxy', describe: 'the haproxy binary' })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line: events, then the result' });
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line: events, then the result' })
+    .option('setconfig', setconfigOption);
 }
 
 export function projectName(args: Pick<LocalArgs, 'project' | 'config'>): string {

@@ -15,3 +15,4 @@ export * from './policy-evaluation';
 export * from './secret-values';
 export * from './access';
 export * from './config-warnings';
+export * from './set-config';

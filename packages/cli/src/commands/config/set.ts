@@ -1,19 +1,19 @@
 import type { CommandModule } from 'yargs';
-import { readConfigFile } from '../../load-config';
+import { readConfigFile, setconfigOption } from '../../load-config';
 import { withFleet } from '../../fleet/fleet-client';
 import { withFleetOptions, type FleetArgs } from '../../fleet/fleet-options';
 import { runVerb } from '../../run-verb';
 
-type Args = FleetArgs & { file: string };
+type Args = FleetArgs & { file: string; setconfig: string[] };
 
 export const configSetCommand: CommandModule<object, Args> = {
   command: 'set <file>',
   describe: "validate a config file and store it as the project's config; nothing is written if it is invalid",
-  builder: (y) => withFleetOptions(y).positional('file', { type: 'string', demandOption: true, describe: "the project's config file (JSON)" }) as never,
+  builder: (y) => withFleetOptions(y).positional('file', { type: 'string', demandOption: true, describe: "the project's config file (JSON)" }).option('setconfig', setconfigOption) as never,
   handler: (args) =>
     runVerb(args.json, async (reporter) => {
       // Validate before connecting: an invalid file never needs etcd.
-      const { config, canonical } = readConfigFile(args.file);
+      const { config, canonical } = readConfigFile(args.file, args.setconfig);
       await withFleet(args, async (fleet) => {
         const key = fleet.keys.config(fleet.project);
         const previous = await fleet.get(key);

@@ -4,10 +4,10 @@ import { configWarnings, describeViolation, evaluateConfig } from '@gantry/spec'
 import { CliError } from '../../cli-error';
 import { ExitCode } from '../../exit-codes';
 import { withJsonOption } from '../../fleet/fleet-options';
-import { loadConfigFile } from '../../load-config';
+import { loadConfigFile, setconfigOption } from '../../load-config';
 import { runVerb } from '../../run-verb';
 
-type Args = { file: string; json: boolean; policy?: string };
+type Args = { file: string; json: boolean; policy?: string; setconfig: string[] };
 
 export const configValidateCommand: CommandModule<object, Args> = {
   command: 'validate <file>',
@@ -15,10 +15,11 @@ export const configValidateCommand: CommandModule<object, Args> = {
   builder: (y) =>
     withJsonOption(y)
       .positional('file', { type: 'string', demandOption: true, describe: "the project's config file (JSON)" })
+      .option('setconfig', setconfigOption)
       .option('policy', { type: 'string', describe: "also check it against a host's policy file (paths as written: symlinks are the host's to resolve)" }) as never,
   handler: (args) =>
     runVerb(args.json, async (reporter) => {
-      const config = loadConfigFile(args.file);
+      const config = loadConfigFile(args.file, args.setconfig);
       const names = config.components.map((c) => c.name);
       let policySource: string | undefined;
       if (args.policy !== undefined) {
