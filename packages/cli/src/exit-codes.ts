@@ -11,6 +11,8 @@ export const ExitCode = {
   unavailable: 3,
   /** etcd refused the credentials: a key the user's roles do not grant, or a wrong user or password. Nothing was written. */
   denied: 4,
+  /** Someone else holds the deploy lock (`gantry lock status`): nothing was written. */
+  locked: 5,
   /** Interrupted by the operator (SIGINT/SIGTERM). */
   interrupted: 130,
 } as const;

@@ -4,6 +4,7 @@ import { configCommand } from './commands/config';
 import { deployCommand } from './commands/deploy';
 import { hostsCommand } from './commands/hosts';
 import { localCommand } from './commands/local';
+import { lockCommand } from './commands/lock';
 import { rolloutCommand } from './commands/rollout';
 import { setVersionCommand } from './commands/set-version';
 import { statusCommand } from './commands/status';
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(deployCommand)
     .command(rolloutCommand)
     .command(accessCommand)
+    .command(lockCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

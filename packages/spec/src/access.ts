@@ -85,6 +85,7 @@ export function roleGrants(keys: KeyLayout, project: string, kind: AccessKind, h
         { permission: 'Write', key: keys.fleetDesiredPrefix(project), prefix: true, why: "the fleet's desired versions" },
         { permission: 'Write', key: keys.hostsPrefix(project), prefix: true, why: "hosts' desired versions (set-version --host)" },
         { permission: 'Write', key: keys.rolloutsPrefix(project), prefix: true, why: 'rollout requests and controls' },
+        { permission: 'Write', key: keys.lock(project), prefix: true, why: 'deploy locks (lock, locks/*)' },
       ];
     default:
       return kind satisfies never;

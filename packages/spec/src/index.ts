@@ -16,3 +16,4 @@ export * from './secret-values';
 export * from './access';
 export * from './config-warnings';
 export * from './set-config';
+export * from './lock';

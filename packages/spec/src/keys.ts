@@ -16,6 +16,8 @@ import { identifier } from './primitives';
  *   <prefix>v1/projects/<project>/rollouts/<component>/state      how it goes, coordinator-written (RolloutState)
  *   <prefix>v1/projects/<project>/rollouts/<component>/history/<id> a finished rollout (RolloutHistoryEntry)
  *   <prefix>v1/projects/<project>/coordinator                     the elected coordinator, on its lease (CoordinatorRecord)
+ *   <prefix>v1/projects/<project>/lock                            the project's deploy lock (LockRecord)
+ *   <prefix>v1/projects/<project>/locks/<component>               one component's deploy lock (LockRecord)
  *
  * Spec (config, desired) and status are separate records: operators and tooling write the first,
  * only the host's agent writes the second.
@@ -34,7 +36,8 @@ export type KeyKind =
   | 'rollout-control'
   | 'rollout-state'
   | 'rollout-history'
-  | 'coordinator';
+  | 'coordinator'
+  | 'lock';
 
 /** What a key under a project names. Every name in it is a valid identifier. */
 export type ParsedKey =
@@ -48,7 +51,9 @@ export type ParsedKey =
   | { kind: 'rollout-control'; project: string; component: string }
   | { kind: 'rollout-state'; project: string; component: string }
   | { kind: 'rollout-history'; project: string; component: string; id: string }
-  | { kind: 'coordinator'; project: string };
+  | { kind: 'coordinator'; project: string }
+  /** `component` absent: the project's lock. */
+  | { kind: 'lock'; project: string; component?: string };
 
 /** A key of one kind, e.g. `KeyOf<'status'>` has `host` and `component`. */
 export type KeyOf<K extends KeyKind> = Extract<ParsedKey, { kind: K }>;
@@ -76,6 +81,8 @@ const nameProblem = (what: string, value: string): string | undefined => {
 const SHAPES: ReadonlyArray<{ kind: KeyKind; parts: readonly string[]; names: readonly ('host' | 'component' | 'id')[] }> = [
   { kind: 'config', parts: ['config'], names: [] },
   { kind: 'coordinator', parts: ['coordinator'], names: [] },
+  { kind: 'lock', parts: ['lock'], names: [] },
+  { kind: 'lock', parts: ['locks', '*'], names: ['component'] },
   { kind: 'fleet-desired', parts: ['desired', '*'], names: ['component'] },
   { kind: 'registration', parts: ['hosts', '*', 'registration'], names: ['host'] },
   { kind: 'agent', parts: ['hosts', '*', 'agent'], names: ['host'] },
@@ -154,6 +161,13 @@ export class KeyLayout {
   }
   coordinator(project: string): string {
     return `${this.project(project)}coordinator`;
+  }
+  /** The project's deploy lock, or one component's. */
+  lock(project: string, component?: string): string {
+    return component === undefined ? `${this.project(project)}lock` : `${this.project(project)}locks/${segment('component', component)}`;
+  }
+  locksPrefix(project: string): string {
+    return `${this.project(project)}locks/`;
   }
 
   /** What a key names, or undefined for any key that is not a valid key of this layout. Never throws. */

@@ -3,6 +3,7 @@ import { projectConfigSchema } from './config';
 import { agentStatusSchema, componentStatusSchema, desiredVersionSchema, hostRegistrationSchema } from './etcd-values';
 import type { KeyKind, KeyLayout, KeyOf, ParsedKey } from './keys';
 import { coordinatorRecordSchema, rolloutControlSchema, rolloutHistoryEntrySchema, rolloutRequestSchema, rolloutStateSchema } from './rollout';
+import { lockRecordSchema } from './lock';
 import { parseJson, type ValidationProblem } from './validation';
 
 /** The schema of each key kind's value: the one table every reader of etcd goes through. */
@@ -18,6 +19,7 @@ export const recordSchemas = {
   'rollout-state': rolloutStateSchema,
   'rollout-history': rolloutHistoryEntrySchema,
   coordinator: coordinatorRecordSchema,
+  lock: lockRecordSchema,
 } as const satisfies Record<KeyKind, z.ZodType>;
 
 export type RecordOf<K extends KeyKind> = z.infer<(typeof recordSchemas)[K]>;
@@ -55,6 +57,7 @@ const KIND_LABEL: Record<KeyKind, string> = {
   'rollout-state': 'rollout state',
   'rollout-history': 'rollout history',
   coordinator: 'coordinator record',
+  lock: 'lock',
 };
 
 /** At most this many schema problems are listed in one report, and each is cut to this length. */

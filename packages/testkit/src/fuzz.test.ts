@@ -35,6 +35,8 @@ function rebuild(ref: ParsedKey): string {
       return layout.rolloutState(ref.project, ref.component);
     case 'rollout-history':
       return layout.rolloutHistory(ref.project, ref.component, ref.id);
+    case 'lock':
+      return layout.lock(ref.project, ref.component);
   }
 }
 

@@ -32,6 +32,8 @@ export function layoutKey(space: KeySpace): fc.Arbitrary<string> {
   const tail = fc.oneof(
     fc.constant('config'),
     fc.constant('coordinator'),
+    fc.constant('lock'),
+    component.map((c) => `locks/${c}`),
     component.map((c) => `desired/${c}`),
     host.map((h) => `hosts/${h}/registration`),
     host.map((h) => `hosts/${h}/agent`),

@@ -3,12 +3,13 @@ import { desiredVersionSchema, rolloutStateSchema } from '@gantry/spec';
 import type { CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
+import { lockGuards, lockHolder, lockWaitOption } from '../fleet/deploy-lock';
 import { layoutFor, withFleet, type FleetClient } from '../fleet/fleet-client';
 import { followRollout, reportOutcome } from '../rollout/live-view';
 import { buildRequest, planDeploy, rolloutId } from '../rollout/request-plan';
 import { withRolloutOptions, type RolloutArgs } from '../rollout/rollout-options';
 import { runVerb } from '../run-verb';
-import { operator } from './set-version';
+import { operator } from '../fleet/operator';
 
 type Args = RolloutArgs & {
   tag?: string;
@@ -21,6 +22,7 @@ type Args = RolloutArgs & {
   hosts?: string;
   'on-host-lost'?: string;
   wait: boolean;
+  'lock-wait': number;
 };
 
 /** Attempts when the config changes between the read and the guarded transaction. */
@@ -54,7 +56,8 @@ export const deployCommand: CommandModule<object, Args> = {
         type: 'string',
         describe: 'a host updating (or still to update) whose registration is gone (lease expired: agent dead or cut off from etcd): fail the rollout naming it (fail, default) or skip it and go on (skip)',
       })
-      .option('wait', { type: 'boolean', default: true, describe: 'follow the rollout live until it finishes (--no-wait: print its id and exit)' }) as never,
+      .option('wait', { type: 'boolean', default: true, describe: 'follow the rollout live until it finishes (--no-wait: print its id and exit)' })
+      .option('lock-wait', lockWaitOption) as never,
   handler: (args) =>
     runVerb(args.json, async (reporter, signal) => {
       // Everything is checked before connecting: bad input never reaches etcd.
@@ -81,12 +84,14 @@ export const deployCommand: CommandModule<object, Args> = {
       await withFleet(args, async (fleet) => {
         for (let attempt = 1; ; attempt++) {
           if (attempt > ATTEMPTS) throw new CliError(`the config of ${project} kept changing during ${ATTEMPTS} attempts; nothing was written, try again`, ExitCode.failed);
+          // Refused while someone else holds the deploy lock; the request is guarded on the locks as read.
+          const locks = await lockGuards(fleet, component, { holder: lockHolder(), waitS: args['lock-wait'], signal });
           const stored = await fleet.readConfigWith(component);
           if (args.tag === undefined) request = buildRequest(flags(await fleetVersion(fleet, component)), meta);
           // The config checked now is the one rolled out: the write is guarded on its revision.
           request = { ...request, configHash: stored.configHash };
           const plan = planDeploy({ keys, project, request, configModRevision: stored.modRevision });
-          const result = await fleet.commit(plan);
+          const result = await fleet.commit({ ...plan, guards: [...plan.guards, ...locks] });
           if (result.succeeded) {
             reporter.result(
               { ok: true, id: request.id, project, component, toVersion: request.toVersion, configHash: request.configHash, policy: request.policy, key: keys.rolloutRequest(project, component), revision: result.revision, waiting: args.wait },

@@ -23,7 +23,7 @@ import {
 } from '../rollout/view-model';
 import { runVerb } from '../run-verb';
 import { renderTable } from '../table';
-import { operator } from './set-version';
+import { operator } from '../fleet/operator';
 
 const builder = (y: Argv) => withRolloutOptions(y) as never;
 

@@ -1,8 +1,9 @@
-import { hostname, userInfo } from 'node:os';
 import { desiredVersionSchema, identifier, parseJson, rolloutStateSchema, type DesiredVersion, type RolloutControl } from '@gantry/spec';
 import type { CommandModule } from 'yargs';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
+import { lockGuards, lockHolder, lockWaitOption } from '../fleet/deploy-lock';
+import { operator } from '../fleet/operator';
 import { layoutFor, valuesOf, withFleet, type ChunkHooks, type FleetClient, type StoredValue } from '../fleet/fleet-client';
 import { withFleetOptions, type FleetArgs } from '../fleet/fleet-options';
 import { hostsFromEntries } from '../fleet/hosts-rows';
@@ -24,7 +25,7 @@ import {
 import { controlValue } from '../rollout/request-plan';
 import { runVerb } from '../run-verb';
 
-type Args = FleetArgs & { component: string; tag: string; host?: string[]; all?: boolean; stop: boolean; force: boolean };
+type Args = FleetArgs & { component: string; tag: string; host?: string[]; all?: boolean; stop: boolean; force: boolean; 'lock-wait': number };
 
 /** Attempts when etcd changes between the reads and the guarded transaction. */
 const ATTEMPTS = 5;
@@ -36,16 +37,6 @@ const PIN_ROUNDS = 3;
 const LIST_AT_MOST = 20;
 
 /** Who is setting it: user@hostname. */
-export function operator(): string {
-  let user: string | undefined;
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (some containers)
-  }
-  return `${user || process.env.USER || process.env.LOGNAME || 'unknown'}@${hostname()}`;
-}
-
 function checkIdentifier(what: string, value: string): void {
   const ok = identifier.safeParse(value);
   if (!ok.success) throw new CliError(`invalid ${what} "${value}": ${ok.error.issues[0].message}`, ExitCode.invalidInput);
@@ -61,6 +52,8 @@ export interface SetVersionInput {
   /** Who: the abort control's `by` starts with it. */
   operator: string;
   now?: () => Date;
+  /** Whose deploy lock does not block this (see lockGuards); absent: locks are not checked (tests of the planning). */
+  lock?: { holder: string; waitS?: number; signal?: AbortSignal };
 }
 
 /** A host pin still there when set-version ends, and why. */
@@ -120,6 +113,8 @@ export async function applySetVersion(fleet: FleetClient, input: SetVersionInput
   const { component, target, force } = input;
   const now = input.now ?? (() => new Date());
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    // Refused while someone else holds the deploy lock; the write is guarded on the locks as read.
+    const locks = input.lock ? await lockGuards(fleet, component, input.lock) : [];
     const stored = await fleet.readConfigWith(component);
     const text = JSON.stringify({ ...input.value, configHash: stored.configHash } satisfies DesiredVersion);
     const requestKey = keys.rolloutRequest(project, component);
@@ -164,8 +159,8 @@ export async function applySetVersion(fleet: FleetClient, input: SetVersionInput
       hostKeys: snapshot?.entries ?? new Map(),
       override: rollout ? { requestModRevision: rollout.modRevision, control: control ? JSON.stringify(control) : undefined } : undefined,
     });
-    const result = await fleet.commit(plan.head);
-    if (!result.succeeded) continue; // the config, the rollout request or a pin changed meanwhile: check again
+    const result = await fleet.commit({ ...plan.head, guards: [...plan.head.guards, ...locks] });
+    if (!result.succeeded) continue; // the config, the rollout request, a pin or a lock changed meanwhile: check again
     const controlKey = keys.rolloutControl(project, component);
     const wrote = plan.head.puts.map((p) => p.key).filter((key) => key !== controlKey);
     hooks.onProgress?.(plan.head.deletes.length, plan.pins.length);
@@ -284,9 +279,10 @@ export const setVersionCommand: CommandModule<object, Args> = {
         default: false,
         describe: 'write anyway: for hosts that are not registered (yet), and while a rollout of the component is active (it is aborted, recorded in its history)',
       })
+      .option('lock-wait', lockWaitOption)
       .conflicts('host', 'all') as never,
   handler: (args) =>
-    runVerb(args.json, async (reporter) => {
+    runVerb(args.json, async (reporter, signal) => {
       const keys = layoutFor(args);
       const project = args.project;
       const component = String(args.component);
@@ -302,7 +298,7 @@ export const setVersionCommand: CommandModule<object, Args> = {
       await withFleet(args, async (fleet) => {
         let outcome: SetVersionOutcome;
         try {
-          outcome = await applySetVersion(fleet, { component, value, target, force: args.force, operator: operator() }, { onProgress: progress?.update });
+          outcome = await applySetVersion(fleet, { component, value, target, force: args.force, operator: operator(), lock: { holder: lockHolder(), waitS: args['lock-wait'], signal } }, { onProgress: progress?.update });
         } finally {
           progress?.end();
         }

@@ -1,0 +1,37 @@
+import type { CommandModule } from 'yargs';
+import { describeLock, readLock } from '../../fleet/deploy-lock';
+import { withFleet } from '../../fleet/fleet-client';
+import { runVerb } from '../../run-verb';
+import { withLockOptions, type LockArgs } from './lock-options';
+
+export const lockStatusCommand: CommandModule<object, LockArgs> = {
+  command: 'status <project> [component]',
+  describe: "the project's deploy locks (or those that hold one component)",
+  builder: (y) => withLockOptions(y) as never,
+  handler: (args) =>
+    runVerb(args.json, async (reporter) => {
+      const component = args.component === undefined ? undefined : String(args.component);
+      await withFleet(args, async (fleet) => {
+        const projectLock = await readLock(fleet);
+        const componentLocks = [];
+        if (component !== undefined) {
+          const one = await readLock(fleet, component);
+          if (one) componentLocks.push(one);
+        } else {
+          const { entries } = await fleet.readPrefix(fleet.keys.locksPrefix(fleet.project));
+          for (const key of [...entries.keys()].sort()) {
+            const name = fleet.keys.parse(key);
+            if (name?.kind === 'lock' && name.component !== undefined) {
+              const one = await readLock(fleet, name.component);
+              if (one) componentLocks.push(one);
+            }
+          }
+        }
+        const locks = [...(projectLock ? [projectLock] : []), ...componentLocks];
+        reporter.result(
+          { project: fleet.project, locked: locks.length > 0, locks: locks.map((l) => ({ key: l.key, ...(l.lock ?? {}), ...(l.problem && { problem: l.problem }) })) },
+          locks.length ? locks.map(describeLock) : [`not locked: ${fleet.project}${component ? ` (${component})` : ''}`],
+        );
+      });
+    }),
+};
