@@ -15,7 +15,7 @@ import type { Etcd3 } from 'etcd3';
 import { AgentProcess } from '../support/agent-process';
 import { runGantry, runGantryAsync, lastJson } from '../support/cli';
 import { Fleet, keys } from '../support/fleet';
-import { certificateClient, certificateFlags, cliFlags, clientCertificate, passwordFlags, rootClient, secureEtcd, writePasswordConfig, type SecureEtcd } from '../support/secure-etcd';
+import { certificateClient, certificateFlags, cliFlags, gantryAccessAsRoot, rootFlags as rootFlagsOf, clientCertificate, passwordFlags, rootClient, secureEtcd, writePasswordConfig, type SecureEtcd } from '../support/secure-etcd';
 
 beforeAll(() => ensureDemoImages(), 600_000);
 
@@ -47,14 +47,10 @@ describe('etcd with TLS, client certificates and per-role users', () => {
       hostArgs: (host) => (host === 'h1' ? certificateFlags(secure, h1Cert) : passwordFlags(secure, users(fleet.project).h2, 'h2-first-password', h2Config)),
     });
     const u = users(fleet.project);
-    rootFlags = cliFlags(secure, certificateFlags(secure, { cert: secure.rootCert, key: secure.rootKey }));
+    rootFlags = rootFlagsOf(secure);
     writeFileSync(join(dir, 'alice.password'), 'alice-password\n');
     writeFileSync(join(dir, 'h2.password'), 'h2-first-password\n');
-    const access = (...args: string[]) => {
-      const r = runGantry(['access', ...args, ...rootFlags]);
-      if (r.status !== 0) throw new Error(`gantry access ${args.join(' ')}: exit ${r.status}\n${r.stderr}${r.stdout}`);
-      return r.stdout;
-    };
+    const access = (...args: string[]) => gantryAccessAsRoot(secure, ...args);
     access('init', fleet.project);
     access('add-host', fleet.project, 'h1', '--cert-only');
     access('add-host', fleet.project, 'h2', '--password-file', join(dir, 'h2.password'));

@@ -57,12 +57,24 @@ export function writePasswordConfig(configFile: string, user: string, password: 
 
 /** A client connected as root (by certificate). The caller closes it. */
 export function rootClient(secure: SecureEtcd): Etcd3 {
-  return connectEtcd(resolveConnectionOptions({ flags: { 'etcd-endpoints': secure.endpoints.join(','), 'etcd-ca': secure.ca, 'etcd-cert': secure.rootCert, 'etcd-key': secure.rootKey }, env: {} }));
+  return certificateClient(secure, { cert: secure.rootCert, key: secure.rootKey });
 }
 
 /** A client as the certificate's user. The caller closes it. */
 export function certificateClient(secure: SecureEtcd, cert: { cert: string; key: string }): Etcd3 {
   return connectEtcd(resolveConnectionOptions({ flags: { 'etcd-endpoints': secure.endpoints.join(','), 'etcd-ca': secure.ca, 'etcd-cert': cert.cert, 'etcd-key': cert.key }, env: {} }));
+}
+
+/** The etcd flags of root (by certificate), for the CLI. */
+export function rootFlags(secure: SecureEtcd): string[] {
+  return cliFlags(secure, certificateFlags(secure, { cert: secure.rootCert, key: secure.rootKey }));
+}
+
+/** `gantry access ARGS` as root, as an etcd admin runs it; throws with its output unless it exits 0. Returns its stdout. */
+export function gantryAccessAsRoot(secure: SecureEtcd, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'access', ...args, ...rootFlags(secure)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gantry access ${args.join(' ')}: exit ${r.status}\n${r.stderr}${r.stdout}`);
+  return r.stdout;
 }
 
 /** Whether the fleet and rollout integration tests run on etcd-secure with least-privilege users (`GANTRY_TEST_ETCD=secure`). */
@@ -86,11 +98,7 @@ export interface LeastPrivilege {
  */
 export function leastPrivilege(project: string, dir: string): LeastPrivilege {
   const secure = secureEtcd();
-  const rootArgs = cliFlags(secure, certificateFlags(secure, { cert: secure.rootCert, key: secure.rootKey }));
-  const access = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(repoRoot(), 'packages/cli/bin/gantry.js'), 'access', ...args, ...rootArgs], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gantry access ${args.join(' ')}: exit ${r.status}\n${r.stderr}${r.stdout}`);
-  };
+  const access = (...args: string[]) => void gantryAccessAsRoot(secure, ...args);
   access('init', project);
   writeFileSync(join(dir, 'operator.password'), 'operator-password\n');
   access('add-operator', project, 'ops', '--password-file', join(dir, 'operator.password'));

@@ -38,14 +38,19 @@ function parseLabels(raw: string[]): Record<string, string> {
  * Nothing was started or written by then.
  */
 async function refuse(log: Logger, message: string, meta: Record<string, unknown>): Promise<never> {
+  return exitWith(log, EXIT_HOST_ALREADY_RUNNING, message, 'refusing to start: this host id already runs', meta);
+}
+
+/** One plain line on stderr, one JSON log line, the log flushed (bounded), then exit `code`. */
+async function exitWith(log: Logger, code: number, message: string, logMessage: string, meta: Record<string, unknown>): Promise<never> {
   process.stderr.write(`gantryd: ${message}\n`);
-  log.error('refusing to start: this host id already runs', { ...meta, error: message });
+  log.error(logMessage, { ...meta, error: message });
   await new Promise<void>((resolve) => {
     log.on('finish', () => resolve());
     log.end();
     setTimeout(resolve, 500).unref();
   });
-  process.exit(EXIT_HOST_ALREADY_RUNNING);
+  process.exit(code);
 }
 
 /**
@@ -212,12 +217,5 @@ export async function main(argv: string[]): Promise<void> {
 /** etcd refused the credentials: one plain line on stderr naming the user and the key, one JSON log line, exit 5. */
 async function deny(log: Logger, err: EtcdAccessDeniedError, cleanup: () => void): Promise<never> {
   cleanup();
-  process.stderr.write(`gantryd: ${err.message}\n`);
-  log.error('etcd refused these credentials', { error: err.message, identity: err.identity, operation: err.operation, keys: err.keys });
-  await new Promise<void>((resolve) => {
-    log.on('finish', () => resolve());
-    log.end();
-    setTimeout(resolve, 500).unref();
-  });
-  process.exit(EXIT_ACCESS_DENIED);
+  return exitWith(log, EXIT_ACCESS_DENIED, err.message, 'etcd refused these credentials', { identity: err.identity, operation: err.operation, keys: err.keys });
 }

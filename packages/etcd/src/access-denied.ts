@@ -129,10 +129,10 @@ export function explainAccessDenied(client: Etcd3, identity: string): Etcd3 {
     } catch (err) {
       if (err instanceof EtcdPermissionDeniedError) {
         const { operation, keys } = service === 'KV' ? describeKvRequest(method, payload) : { operation: `call ${service}.${method}`, keys: [] };
-        throw new EtcdAccessDeniedError(identities.get(client) ?? identity, operation, keys, 'permission denied');
+        throw new EtcdAccessDeniedError(identities.get(client)!, operation, keys, 'permission denied');
       }
       if (err instanceof EtcdAuthenticationFailedError) {
-        throw new EtcdAccessDeniedError(identities.get(client) ?? identity, 'authenticate', [], 'authentication failed (no such user, or a wrong password)');
+        throw new EtcdAccessDeniedError(identities.get(client)!, 'authenticate', [], 'authentication failed (no such user, or a wrong password)');
       }
       throw err;
     }

@@ -101,10 +101,8 @@ export function connectEtcd(opts: EtcdConnectionOptions, tuning: ConnectTuning =
     },
     faultHandling: faultHandling({ hosts: opts.endpoints.length, breaker: { openMs: tuning.breakerOpenMs ?? 1000 } }),
   };
-  if (opts.tls || opts.endpoints.some((e) => e.startsWith('https:'))) {
-    options.credentials = readTls(opts);
-    silenceIpServerNameWarning();
-  }
+  const credentials = tlsCredentials(opts);
+  if (credentials) options.credentials = credentials;
   if (opts.auth) options.auth = { username: opts.auth.user, password: opts.auth.password };
   return explainAccessDenied(requireLeader(new Etcd3(options)), describeIdentity(opts));
 }
@@ -126,8 +124,7 @@ export function reloadCredentials(client: Etcd3, current: EtcdConnectionOptions,
   if (next.endpoints.join(',') !== current.endpoints.join(',')) {
     throw new EtcdConfigError([`${next.sources.endpoints ?? 'endpoints'}: the endpoints changed (${current.endpoints.join(',')} → ${next.endpoints.join(',')}); restart to use new endpoints`]);
   }
-  const secure = next.tls || next.endpoints.some((e) => e.startsWith('https:'));
-  const credentials = secure ? readTls(next) : undefined; // throws, naming the file, before anything changes
+  const credentials = tlsCredentials(next); // throws, naming the file, before anything changes
   const pool = (client as unknown as { pool?: PoolInternals }).pool;
   if (!pool || typeof pool.buildAuthentication !== 'function' || !Array.isArray(pool.hosts)) {
     throw new Error('etcd3 client without the connection pool this version of Gantry expects (etcd3 1.1.2)');
@@ -159,6 +156,14 @@ function silenceIpServerNameWarning(): void {
     if (code === 'DEP0123') return;
     emit(warning, ...rest);
   }) as typeof process.emitWarning;
+}
+
+/** The TLS material of `opts` read from its files, for https endpoints (or TLS files set); undefined for plain http. */
+function tlsCredentials(opts: EtcdConnectionOptions): NonNullable<IOptions['credentials']> | undefined {
+  if (!opts.tls && !opts.endpoints.some((e) => e.startsWith('https:'))) return undefined;
+  const credentials = readTls(opts);
+  silenceIpServerNameWarning();
+  return credentials;
 }
 
 function readTls(opts: EtcdConnectionOptions): NonNullable<IOptions['credentials']> {

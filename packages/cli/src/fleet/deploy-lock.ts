@@ -1,7 +1,7 @@
 import { lockRecordSchema, type LockRecord } from '@gantry/spec';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
-import type { FleetClient } from './fleet-client';
+import type { FleetClient, StoredValue } from './fleet-client';
 import { operator } from './operator';
 
 /** Who this CLI acts as, for locks: $GANTRY_LOCK_HOLDER (a team's shared name, a CI job), else user@hostname. */
@@ -20,15 +20,20 @@ export interface StoredLock {
 export async function readLock(fleet: FleetClient, component?: string): Promise<StoredLock | undefined> {
   const key = fleet.keys.lock(fleet.project, component);
   const stored = await fleet.get(key);
-  if (!stored) return undefined;
+  return stored && parseLock(stored);
+}
+
+/** A stored value at a lock key, read as a lock (or as the problem that keeps it from being one). */
+export function parseLock(stored: StoredValue): StoredLock {
+  const { key, modRevision } = stored;
   let raw: unknown;
   try {
     raw = JSON.parse(stored.value);
   } catch {
-    return { key, modRevision: stored.modRevision, problem: 'not JSON' };
+    return { key, modRevision, problem: 'not JSON' };
   }
   const parsed = lockRecordSchema.safeParse(raw);
-  return parsed.success ? { key, modRevision: stored.modRevision, lock: parsed.data } : { key, modRevision: stored.modRevision, problem: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  return parsed.success ? { key, modRevision, lock: parsed.data } : { key, modRevision, problem: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
 }
 
 /** "locked by alice@ops since 2026-12-02T10:00:00Z: \"release freeze\" (KEY)". */

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { describeLock, readLock } from '../../fleet/deploy-lock';
+import { describeLock, parseLock, readLock } from '../../fleet/deploy-lock';
 import { withFleet } from '../../fleet/fleet-client';
 import { runVerb } from '../../run-verb';
 import { withLockOptions, type LockArgs } from './lock-options';
@@ -18,14 +18,9 @@ export const lockStatusCommand: CommandModule<object, LockArgs> = {
           const one = await readLock(fleet, component);
           if (one) componentLocks.push(one);
         } else {
+          // One range read: each value is parsed as read, not fetched again.
           const { entries } = await fleet.readPrefix(fleet.keys.locksPrefix(fleet.project));
-          for (const key of [...entries.keys()].sort()) {
-            const name = fleet.keys.parse(key);
-            if (name?.kind === 'lock' && name.component !== undefined) {
-              const one = await readLock(fleet, name.component);
-              if (one) componentLocks.push(one);
-            }
-          }
+          for (const key of [...entries.keys()].sort()) if (fleet.keys.parse(key)?.kind === 'lock') componentLocks.push(parseLock(entries.get(key)!));
         }
         const locks = [...(projectLock ? [projectLock] : []), ...componentLocks];
         reporter.result(
