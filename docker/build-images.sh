@@ -3,8 +3,9 @@
 # registry (run as `npm run images`):
 #
 #   gantry/node-base:<node version>-<hash>   FROM scratch: the host's node binary and its libraries
-#   gantry/demo-app:{v1,v2,broken}           docker/demo-app on top of node-base
-#   <registry>/gantry/demo-app:{v1,v2,broken} the same, pushed to the registry from env.json
+#   gantry/demo-app:{v1,v2,v3,v4,broken}     docker/demo-app on top of node-base (v3, v4: for
+#                                            image retention, which needs four versions)
+#   <registry>/gantry/demo-app:{…}           the same, pushed to the registry from env.json
 #
 # Re-runs are cheap: every image carries a hash of its inputs (the node-base tag, a label on the
 # demo images) and is rebuilt only when that hash changes; a push is skipped when the registry
@@ -20,7 +21,7 @@ BUILD=$APP_SRC/build
 DEV_HOME=${GANTRY_DEV_HOME:-/tmp/gantry-dev}
 ENV_FILE=$DEV_HOME/env.json
 NODE_BIN=/usr/bin/node
-VARIANTS=(v1 v2 broken)
+VARIANTS=(v1 v2 v3 v4 broken)
 HASH_LABEL=org.gantry.inputs-hash
 HINT='start the local services with `npm run services -- up`'
 export DOCKER_BUILDKIT=0 # the engine here has no buildx; the classic builder is all we need

@@ -263,6 +263,7 @@ REGISTRY_AUTH_ADDR=${GANTRY_DEV_REGISTRY_AUTH:-127.0.0.1:5001}
 REGISTRY_AUTH_USER=gantry
 REGISTRY_AUTH_DIR=$HOME_DIR/registry-auth
 registry_auth_answers() { # 0 when /v2/ refuses anonymous access and accepts user gantry with the kept password
+  [ -s "$REGISTRY_AUTH_DIR/password" ] || return 1   # never set up here: not ours to ask
   node -e '
     const [url, user, file] = process.argv.slice(1);
     const auth = "Basic " + Buffer.from(user + ":" + require("fs").readFileSync(file, "utf8").trim()).toString("base64");

@@ -63,6 +63,25 @@ function stream(req, res) {
   });
 }
 
+// GET /via/ALIAS/PATH: fetches PATH from the component link ALIAS (Gantryd's ALIAS_CLINK variable,
+// tcp://addr:port or http://addr:port) and answers with what it got, so a test can send traffic
+// through a link from inside a container. One connection per request (no keep-alive): a reused
+// socket the server closes at the same moment would fail for reasons no orchestrator controls.
+function via(req, res, url) {
+  const match = /^\/via\/([A-Za-z_][A-Za-z0-9_]*)(\/.*)?$/.exec(url.pathname);
+  const link = match && process.env[`${match[1].toUpperCase()}_CLINK`];
+  if (!link) return send(res, 404, `no component link ${match ? match[1].toUpperCase() + '_CLINK' : '(alias missing)'}\n`);
+  const target = new URL(link.replace(/^tcp:/, 'http:'));
+  const upstream = http.get({ host: target.hostname, port: target.port, path: `${match[2] || '/'}${url.search}`, agent: false, timeout: 10_000 }, (answer) => {
+    const chunks = [];
+    answer.on('data', (chunk) => chunks.push(chunk));
+    answer.on('end', () => sendJson(res, answer.statusCode === 200 ? 200 : 502, { version: VERSION, via: link, status: answer.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+    answer.on('error', (err) => sendJson(res, 502, { version: VERSION, via: link, error: err.message }));
+  });
+  upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
+  upstream.on('error', (err) => sendJson(res, 502, { version: VERSION, via: link, error: err.message }));
+}
+
 const routes = {
   'GET /': (req, res) => sendJson(res, 200, { version: VERSION, hostname: os.hostname(), pid: process.pid }),
   'GET /healthz': (req, res) => (healthy ? send(res, 200, 'ok\n') : send(res, 500, 'failing\n')),
@@ -86,6 +105,7 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   const route = routes[`${req.method} ${url.pathname}`];
   if (route) return route(req, res, url);
+  if (req.method === 'GET' && url.pathname.startsWith('/via/')) return via(req, res, url);
   const known = Object.keys(routes).some((key) => key.endsWith(` ${url.pathname}`));
   send(res, known ? 405 : 404, known ? 'method not allowed\n' : 'not found\n');
 });

@@ -46,8 +46,13 @@ class ClusterFleet extends Fleet {
   async startWith(lists: string[][]): Promise<void> {
     await this.etcd.put(keys.config(this.project)).value(JSON.stringify(demoConfig(FLEET_PORT, { readyTimeout: 4_000, drainTimeout: 3_000 })));
     const addresses = await freeHostAddresses(lists.length, FLEET_PORT);
+    // gantryd's default lease TTL (10 s), not the tests' 3 s: a member cut off from the quorum holds
+    // the keepalives sent to it, until require-leader cancels the stream (~3 election timeouts) or the
+    // keeper sees one unanswered for a third of the TTL and reopens on a member picked again. With 3 s,
+    // an agent that picked the cut-off member again lost its lease by bad luck (seen in CI: the
+    // updating host counted lost 2.9 s after the cut); a TTL is meant to outlast etcd's own failover.
     this.agents = addresses.map((bindAddress, i) =>
-      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: lists[i] }).start(),
+      new AgentProcess({ hostId: `h${i + 1}`, project: this.project, bindAddress, stateDir: this.stateDir, etcd: lists[i], leaseTtlS: 10 }).start(),
     );
   }
 
@@ -151,6 +156,10 @@ async function rolloutThrough(
     const completeMs = Date.now() - injectedAt;
     const last = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { id?: string };
     const entry = await fleet.history(last.id ?? '');
+    // A failed rollout is the finding: say why (the hosts' reasons and every agent's log), not that a host never converged.
+    if (entry.state.state !== 'succeeded') {
+      throw new Error(`rollout ${entry.state.state}: ${JSON.stringify(entry.state.hosts)}\n${result.stdout}\n${result.stderr}\n${fleet.agents.map((a) => a.tail(40)).join('\n')}`);
+    }
     await fleet.converged(tag);
     const reports = await Promise.all(loads.map((l) => l.stop()));
     const totals = loadTotals(reports);

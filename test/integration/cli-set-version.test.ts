@@ -65,7 +65,7 @@ const request = (id: string): RolloutRequest => ({
   id,
   component: 'web',
   toVersion: 'v2',
-  policy: { batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail' },
+  policy: { batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail', preflight: true },
   createdBy: 'rita@laptop',
   createdAt: '2026-11-22T05:00:00.000Z',
 });

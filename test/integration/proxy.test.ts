@@ -599,3 +599,110 @@ describe('host proxy on HAProxy 2.6', () => {
     expect(await get(url())).toEqual({ status: 200, body: 'a' });
   });
 });
+
+describe('maintenance on HAProxy 2.6 (map entries over the Runtime API, no reload)', () => {
+  const since = '2026-12-03T09:00:00.000Z';
+  const getWith = (url: string, accept: string) =>
+    new Promise<Reply & { type: string; cache: string }>((resolve, reject) => {
+      const req = http.get(url, { agent: false, timeout: 10_000, headers: { accept } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']), cache: String(res.headers['cache-control']) }));
+      });
+      req.on('error', reject);
+    });
+
+  it('answers 503 with the message (HTML, or JSON when asked) on the frontends named, serves again when off, never reloading; a restart keeps it', async () => {
+    const { proxy, url, frontends, stateDir } = await setup(['web', 'api']);
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    await proxy.addServer('api', a.server, 'ready');
+    const before = await proxy.running();
+    const load = requestLoop(url('/', frontends[1]), { concurrency: 2, keepAlive: true });
+
+    await proxy.setMaintenance({ web: { message: 'Back at <b>10:00</b> & soon', since } });
+    const html = await getWith(url(), 'text/html');
+    expect(html).toMatchObject({ status: 503, type: 'text/html; charset=utf-8', cache: 'no-store' });
+    expect(html.body).toContain('Back at &lt;b&gt;10:00&lt;/b&gt; &amp; soon');
+    const json = await getWith(url(), 'application/json, text/plain');
+    expect(json).toMatchObject({ status: 503, type: 'application/json', cache: 'no-store' });
+    expect(JSON.parse(json.body)).toEqual({ error: 'maintenance', message: 'Back at <b>10:00</b> & soon' });
+    expect(await proxy.maintenance()).toEqual({ web: { message: 'Back at <b>10:00</b> & soon', since } });
+    expect((await proxy.servers('web')).map((s) => [s.name, s.state])).toEqual([['a', 'ready']]);
+
+    // A new message replaces the old one in place.
+    await proxy.setMaintenance({ web: { message: 'later', since } });
+    expect(JSON.parse((await getWith(url(), 'application/json')).body).message).toBe('later');
+
+    // The other frontend served throughout, on the same worker.
+    const result = await load.stop();
+    console.log(`maintenance proxy: other frontend ${JSON.stringify({ ok: result.ok, failed: result.failures.length })}`);
+    expect(result.failures).toEqual([]);
+    expect(result.ok).toBeGreaterThan(10);
+    expect((await proxy.running())?.workerPid).toBe(before?.workerPid);
+
+    // A restarted agent finds it; a restarted HAProxy loads it from the map files.
+    expect(await newProxy(stateDir).maintenance()).toEqual({ web: { message: 'later', since } });
+    await proxy.stop();
+    const next = newProxy(stateDir);
+    await next.ensure(frontends);
+    expect((await getWith(url(), 'text/html')).status).toBe(503);
+    expect(await get(url('/', frontends[1]))).toEqual({ status: 200, body: 'a' });
+
+    await next.setMaintenance({});
+    expect(await get(url())).toEqual({ status: 200, body: 'a' });
+    expect(await next.maintenance()).toEqual({});
+  });
+
+  it('--hold: holds requests up to the hold, then answers 503; an off within it lets every held request through to the servers', async () => {
+    const { proxy, url } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const timed = async () => {
+      const started = Date.now();
+      const reply = await get(url(), 30_000);
+      return { ...reply, ms: Date.now() - started };
+    };
+    // Longer than Lua's default 4 s session timeout: a sleep does not count against it.
+    await proxy.setMaintenance({ web: { message: 'wait', since, holdSeconds: 5 } });
+    const expired = await timed();
+    expect(expired.status).toBe(503);
+    expect(expired.ms).toBeGreaterThanOrEqual(4_900);
+
+    await proxy.setMaintenance({ web: { message: 'wait', since, holdSeconds: 20 } });
+    const started = Date.now();
+    const held = Array.from({ length: 20 }, () => timed());
+    // Held, not answered: none of them is back a second later.
+    let answered = 0;
+    for (const h of held) void h.then(() => answered++);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(answered).toBe(0);
+    await proxy.setMaintenance({});
+    const replies = await Promise.all(held);
+    const offAfterMs = Date.now() - started;
+    console.log(`hold then off: ${JSON.stringify({ held: replies.length, statuses: [...new Set(replies.map((r) => r.status))], slowestMs: Math.max(...replies.map((r) => r.ms)), offAfterMs })}`);
+    expect(replies.map((r) => [r.status, r.body])).toEqual(Array(20).fill([200, 'a']));
+    expect(Math.max(...replies.map((r) => r.ms))).toBeLessThan(5_000);
+  }, 60_000);
+
+  it('switches maintenance on and off many times under keep-alive load without a reload: every answer is a 200 or the 503', async () => {
+    const { proxy, url } = await setup();
+    const a = await backend('a');
+    await proxy.addServer('web', a.server, 'ready');
+    const worker = (await proxy.running())?.workerPid;
+    const load = startLoad({ url: url(), connections: 8, rate: 300 });
+    await waitFor(() => load.snapshot().ok > 50, { what: 'traffic to flow' });
+    for (let i = 0; i < 10; i++) {
+      await proxy.setMaintenance(i % 2 === 0 ? { web: { message: `m${i}`, since } } : {});
+      const seen = load.snapshot().sent;
+      await waitFor(() => load.snapshot().sent > seen + 20, { what: `traffic after switch ${i + 1}` });
+    }
+    const report = await load.stop();
+    console.log(`maintenance switches: ${JSON.stringify({ sent: report.sent, ok: report.ok, non2xx: report.non2xx, errors: report.errors })}`);
+    expect((await proxy.running())?.workerPid).toBe(worker);
+    expect(report.errors).toBe(0);
+    expect(report.samples.filter((s) => !/HTTP 503/.test(s))).toEqual([]);
+    expect(report.non2xx).toBeGreaterThan(0);
+  });
+});

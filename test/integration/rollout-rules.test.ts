@@ -242,8 +242,9 @@ describe('rollout rules (real etcd, simulated engines, injected clock)', () => {
     f.clock.advance(1_000);
     expect((await f.history('r-minready')).state).toMatchObject({ state: 'succeeded', hosts: [{ id: 'h1', result: 'done' }] });
 
-    // `slow` never resolves on h2: it stays updating until the deadline on the coordinator's clock.
-    await f.rollout('r-deadline', 'slow', { hosts: { ids: ['h2'] }, progressDeadlineSeconds: 60 });
+    // `slow` never resolves on h2: it stays updating until the deadline on the coordinator's clock
+    // (no preflight: its pull of `slow` would never end either, and this is about the update's deadline).
+    await f.rollout('r-deadline', 'slow', { hosts: { ids: ['h2'] }, progressDeadlineSeconds: 60, preflight: false });
     await f.stateWhere((s) => s.hosts[0]?.result === 'updating', 'h2 updating');
     f.clock.advance(60_000);
     await f.clock.passes();

@@ -110,10 +110,7 @@ describe('rolling updates across five agents', () => {
   let fleet: RolloutFleet;
   beforeAll(async () => {
     fleet = RolloutFleet.onServices('rollout');
-    await fleet.start(HOSTS, { readyTimeout: 4_000, drainTimeout: 5_000 });
-    await fleet.setFleetVersion('v1');
-    await fleet.converged('v1');
-    await waitFor(() => fleet.coordinator(), { what: 'a coordinator to be elected' });
+    await fleet.startServing(HOSTS, 'v1', { readyTimeout: 4_000, drainTimeout: 5_000 });
   }, 180_000);
   afterAll(() => fleet?.cleanup(), 120_000);
 

@@ -10,6 +10,8 @@ export interface AgentSpec {
   etcd: string[];
   labels?: Record<string, string>;
   extraArgs?: string[];
+  /** `--lease-ttl` (default 3 s: a dead agent's registration goes quickly). */
+  leaseTtlS?: number;
   /** Extra environment, e.g. GANTRY_LOG_LEVEL. */
   env?: Record<string, string>;
 }
@@ -33,8 +35,12 @@ export class AgentProcess {
       '--state-dir', s.stateDir,
       '--docker-host', serviceEnv().dockerHost,
       '--haproxy', serviceEnv().haproxyBin,
-      '--lease-ttl', '3',
+      '--lease-ttl', String(s.leaseTtlS ?? 3),
       ...Object.entries(s.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      // Every host of a test shares one dockerd: one host pruning a version the others still pull
+      // or start would be a race real hosts (a dockerd each) never have. Retention is tested where
+      // a test asks for it (--keep-images N).
+      ...(s.extraArgs?.includes('--keep-images') ? [] : ['--keep-images', '0']),
       ...(s.extraArgs ?? []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...s.env } });

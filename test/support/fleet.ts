@@ -78,6 +78,14 @@ export class Fleet {
     }
   }
 
+  /** Starts `count` hosts, sets the fleet's version and waits until every host runs it and a coordinator is elected. */
+  async startServing(count: number, version: string, configOverrides: Partial<ComponentInput> = {}, agentArgs: string[] = []): Promise<void> {
+    await this.start(count, configOverrides, agentArgs);
+    await this.setFleetVersion(version);
+    await this.converged(version);
+    await waitFor(() => this.coordinator(), { what: 'a coordinator to be elected' });
+  }
+
   /**
    * Starts host i's agent again after it died, once etcd has let go of its registration (bound to
    * the dead agent's lease): until then a new gantryd for that host id is refused (exit 4), as a

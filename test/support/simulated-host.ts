@@ -14,6 +14,7 @@ import type {
   ExecResult,
   Frontend,
   HostProxy,
+  MaintenanceAnswer,
   ProxyRestore,
   ImageInfo,
   ManagedContainer,
@@ -191,6 +192,16 @@ export class SimulatedProxy implements HostProxy {
 
   async liveConnections(_frontend: string, _server: string): Promise<number> {
     return 0;
+  }
+
+  answers: Record<string, MaintenanceAnswer> = {};
+
+  async setMaintenance(answers: Record<string, MaintenanceAnswer>): Promise<void> {
+    this.answers = { ...answers };
+  }
+
+  async maintenance(): Promise<Record<string, MaintenanceAnswer>> {
+    return { ...this.answers };
   }
 
   async restore(): Promise<ProxyRestore> {

@@ -4,3 +4,4 @@ export * from './runtime';
 export * from './proxy';
 export * from './rollout/coordinator';
 export * from './policy';
+export * from './links';

@@ -1,9 +1,12 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { connectEtcd, describeConnection, EtcdAccessDeniedError, EtcdConfigError, etcdOptionDefinitions, resolveConnectionOptions, type EtcdConnectionOptions } from '@gantry/etcd';
 import { DEFAULT_HISTORY_LIMIT, DEFAULT_POLICY_PATH, KeyLayout } from '@gantry/spec';
 import { parseDurationMs } from './rollout/gone-hosts';
 import { Agent } from './agent/agent';
+import { DEFAULT_KEEP_IMAGES } from './agent/image-retention';
 import { HostLock, HostLockedError } from './agent/host-lock';
 import { installCrashHandlers } from './agent/crash-report';
 import { createLogger, type Logger } from './agent/logger';
@@ -13,6 +16,8 @@ import { startCoordinatorOnly } from './agent/coordinator-only';
 import { reloadEtcdCredentials } from './agent/credential-reload';
 import { COORDINATOR_MODES, type CoordinatorMode } from './rollout/coordinator-capability';
 import { hostAdmissionOrExit } from './policy/policy-flag';
+import { HostLinkEndpoints } from './links/link-host';
+import { DEFAULT_LINK_PORTS, parseLinkPortRange } from './links/link-ports';
 
 const agentVersion: string = require('../package.json').version;
 
@@ -74,6 +79,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('docker-host', { type: 'string', describe: 'Docker Engine address (default: $DOCKER_HOST, then /var/run/docker.sock)' })
     .option('docker-timeout', { type: 'number', default: 10, describe: 'seconds a Docker call may take before docker counts as unavailable (a stop: its stop timeout plus this)' })
     .option('haproxy', { type: 'string', default: 'haproxy', describe: 'the haproxy binary' })
+    .option('link-address', { type: 'string', default: 'docker-bridge', describe: "address component links listen on, for this host's containers to reach: docker-bridge asks Docker for its bridge's address (172.17.0.1)" })
+    .option('link-ports', { type: 'string', default: `${DEFAULT_LINK_PORTS.first}-${DEFAULT_LINK_PORTS.last}`, describe: 'ports component links are given from, FIRST-LAST; a link keeps its port across restarts' })
     .option('lease-ttl', { type: 'number', default: 10, describe: 'seconds before a dead agent’s registration expires' })
     .option('resync', { type: 'number', default: 30, describe: 'seconds between checks that what runs is what should, without any change in etcd' })
     .option('history-limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT, describe: 'finished rollouts kept in history per component, when this agent coordinates (older ones are deleted)' })
@@ -83,10 +90,14 @@ export async function main(argv: string[]): Promise<void> {
       default: 'auto' as CoordinatorMode,
       describe: "auto: a coordinator candidate when the etcd credentials allow a coordinator's writes; never; only: a coordinator alone, without Docker, HAProxy or a host (a control host)",
     })
+    .option('keep-images', { type: 'number', default: DEFAULT_KEEP_IMAGES, describe: "images of the last N versions of each component this host ran are kept (an undo needs no pull); older ones of the component's repo are removed after an update (0: keep every image)" })
     .option('gone-host-retention', { type: 'string', default: '24h', describe: 'how long the status keys of a host whose registration is gone are kept, when this agent coordinates (90s, 30m, 24h)' })
     .check((a) => {
       if (parseDurationMs(a['gone-host-retention']) === undefined) throw new Error(`--gone-host-retention "${a['gone-host-retention']}" is not a duration: 90s, 30m, 24h, 7d`);
+      if (!Number.isInteger(a['keep-images']) || a['keep-images'] < 0) throw new Error(`--keep-images must be a whole number, 0 or more: got ${a['keep-images']}`);
       if (!Number.isInteger(a['history-limit']) || a['history-limit'] < 1) throw new Error(`--history-limit must be a whole number, 1 or more: got ${a['history-limit']}`);
+      parseLinkPortRange(a['link-ports']);
+      if (a['link-address'] !== 'docker-bridge' && isIP(a['link-address']) === 0) throw new Error(`--link-address "${a['link-address']}": expected an IP address of this host, or docker-bridge`);
       return true;
     })
     .strict()
@@ -132,18 +143,27 @@ export async function main(argv: string[]): Promise<void> {
 
   log.info('connecting to etcd', { etcd: describeConnection(connection) });
   const etcd = connectEtcd(connection);
+  const hostEngine = createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 });
+  const links = new HostLinkEndpoints({
+    stateDir: args['state-dir'],
+    hostId: args.host,
+    range: parseLinkPortRange(args['link-ports']),
+    address: args['link-address'] === 'docker-bridge' ? { docker: hostEngine.runtime.docker } : args['link-address'],
+  });
   const agent = new Agent({
     etcd,
     keys,
     coordinatorMode: args.coordinator,
-    engine: { ...createHostEngine({ stateDir: args['state-dir'], hostId: args.host, haproxyBin: args.haproxy, dockerHost: args['docker-host'], dockerTimeoutMs: args['docker-timeout'] * 1000 }), admission: policy.admission },
-    ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1' },
+    engine: { ...hostEngine, admission: policy.admission },
+    ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1', links },
     labels,
     agentVersion,
     log,
     leaseTtlS: args['lease-ttl'],
     resyncMs: args.resync * 1000,
     coordinator: coordinatorOptions,
+    // Beside the host's other state: what it ran is remembered across restarts.
+    ...(args['keep-images'] > 0 && { imageRetention: { keep: args['keep-images'], file: join(args['state-dir'], args.host, 'images', `${args.project}.json`) } }),
     onRegistrationTaken: (err) => {
       process.stderr.write(`gantryd: ${err.message}\n`);
       shutdown('registration taken', EXIT_HOST_ALREADY_RUNNING);

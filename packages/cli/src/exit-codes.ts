@@ -26,6 +26,8 @@ export function exitCodeFor(code: EngineErrorCode): number {
     case 'secret-file':
       return ExitCode.invalidInput;
     case 'not-ready':
+    // A required link's component has no serving container on the host: nothing was started.
+    case 'link':
       return ExitCode.failed;
     case 'proxy':
     case 'runtime':

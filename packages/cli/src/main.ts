@@ -5,6 +5,7 @@ import { deployCommand } from './commands/deploy';
 import { hostsCommand } from './commands/hosts';
 import { localCommand } from './commands/local';
 import { lockCommand } from './commands/lock';
+import { maintenanceCommand } from './commands/maintenance';
 import { rolloutCommand } from './commands/rollout';
 import { setVersionCommand } from './commands/set-version';
 import { statusCommand } from './commands/status';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(rolloutCommand)
     .command(accessCommand)
     .command(lockCommand)
+    .command(maintenanceCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

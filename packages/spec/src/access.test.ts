@@ -19,6 +19,15 @@ describe('roleGrants', () => {
     expect(mayRead('host', keys.status('p', 'h2', 'web'), 'h1')).toBe(false);
   });
 
+  it('lets hosts read the maintenance keys and only operators write them', () => {
+    const key = keys.maintenance('p', 'web');
+    expect(mayRead('host', key, 'h1')).toBe(true);
+    expect(mayWrite('host', key, 'h1')).toBe(false);
+    expect(mayRead('coordinator', key)).toBe(true);
+    expect(mayWrite('coordinator', key)).toBe(false);
+    expect(mayWrite('operator', key)).toBe(true);
+  });
+
   it("gives the coordinator every write of its probe, and the operator none of the coordinator key or a project's other keys", () => {
     const probe = coordinatorProbeKeys(keys, 'p');
     for (const key of [...probe.puts, ...probe.deletePrefixes]) expect(mayWrite('coordinator', key)).toBe(true);

@@ -5,14 +5,14 @@ import type { KeyLayout } from './keys';
  * of writer of a project, named `gantry/<project>/<kind>` ("/" is in no project or host name, so a
  * role's name says whose it is):
  *
- * - `host/<host>`: one host's agent. Reads the config, the fleet's desired versions and its own
- *   host's keys; writes only its registration, its agent record and its statuses. It cannot read
+ * - `host/<host>`: one host's agent. Reads the config, the fleet's desired versions, the
+ *   maintenance keys and its own host's keys; writes only its registration, its agent record and its statuses. It cannot read
  *   other hosts' keys, nor write anything that moves another host.
  * - `coordinator`: the rollout coordinator. Reads the project; writes the hosts' keys (their
  *   desired versions, and the status keys of gone hosts it sweeps), the rollouts, the fleet's
  *   desired versions and the coordinator key.
  * - `operator`: people and tooling. Reads the project; writes the config, the fleet's and hosts'
- *   desired versions and the rollouts (requests and controls).
+ *   desired versions, the rollouts (requests and controls), the locks and maintenance.
  *
  * etcd grants key ranges, not patterns: `hosts/<any>/desired/` cannot be granted without the rest of
  * `hosts/`, so the coordinator and operators may write every host key (see docs/security.md).
@@ -65,6 +65,7 @@ export function roleGrants(keys: KeyLayout, project: string, kind: AccessKind, h
         { permission: 'Read', key: keys.config(project), prefix: true, why: 'the config it runs' },
         { permission: 'Read', key: keys.fleetDesiredPrefix(project), prefix: true, why: "the fleet's desired versions" },
         { permission: 'Read', key: own, prefix: true, why: "its own host's keys (its desired versions among them)" },
+        { permission: 'Read', key: keys.maintenancePrefix(project), prefix: true, why: 'components in maintenance (which hosts answer 503)' },
         { permission: 'Write', key: keys.registration(project, host), prefix: false, why: 'its registration' },
         { permission: 'Write', key: keys.agent(project, host), prefix: false, why: 'its agent record' },
         { permission: 'Write', key: `${own}status/`, prefix: true, why: 'its components’ statuses' },
@@ -86,6 +87,7 @@ export function roleGrants(keys: KeyLayout, project: string, kind: AccessKind, h
         { permission: 'Write', key: keys.hostsPrefix(project), prefix: true, why: "hosts' desired versions (set-version --host)" },
         { permission: 'Write', key: keys.rolloutsPrefix(project), prefix: true, why: 'rollout requests and controls' },
         { permission: 'Write', key: keys.lock(project), prefix: true, why: 'deploy locks (lock, locks/*)' },
+        { permission: 'Write', key: keys.maintenancePrefix(project), prefix: true, why: 'maintenance (gantry maintenance on|off)' },
       ];
     default:
       return kind satisfies never;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { componentSchema, type Component } from './component';
+import { componentLinkProblems } from './component-links';
 
 /** A project's configuration: Gantryd's `{ "components": [...] }`. */
 export const projectConfigSchema = z
@@ -21,6 +22,7 @@ export const projectConfigSchema = z
         } else seenPorts.set(port.external, `components[${i}].ports[${j}]`);
       });
     });
+    for (const problem of componentLinkProblems(config.components)) ctx.addIssue({ code: 'custom', ...problem });
   });
 export type ProjectConfig = z.infer<typeof projectConfigSchema>;
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { identifier } from './primitives';
+import { prepullStatusSchema, pullProgressSchema } from './prepull';
+import { maintenanceStatusSchema } from './maintenance';
 
 /**
  * The values stored under each key of {@link KeyLayout}. Every value is JSON and is validated on
@@ -92,7 +94,11 @@ export const componentStatusSchema = z.strictObject({
     })
     .optional(),
   drain: z.strictObject({ container: z.string(), connectionsLeft: z.number().int().min(0), deadline: timestamp }).optional(),
-  pull: z.strictObject({ layersDone: z.number(), layersTotal: z.number(), bytesDone: z.number(), bytesTotal: z.number() }).optional(),
+  pull: pullProgressSchema.optional(),
+  /** While the host's key `prepull/<component>` asks for it: the pull of a rollout's version before the rollout moves this host. */
+  prepull: prepullStatusSchema.optional(),
+  /** While this host's proxy answers 503 for the component (`maintenance/<component>` selects this host). */
+  maintenance: maintenanceStatusSchema.optional(),
   lastError: problemSchema.optional(),
   /**
    * The desired value this status reflects (its observed generation): the key the agent acted on,

@@ -1,6 +1,7 @@
 export * from './primitives';
 export * from './check';
 export * from './component';
+export * from './component-links';
 export * from './config';
 export * from './validation';
 export * from './keys';
@@ -17,3 +18,5 @@ export * from './access';
 export * from './config-warnings';
 export * from './set-config';
 export * from './lock';
+export * from './maintenance';
+export * from './prepull';

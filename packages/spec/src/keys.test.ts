@@ -13,6 +13,7 @@ describe('etcd key layout', () => {
       registration: keys.registration('shop', 'h1'),
       status: keys.status('shop', 'h1', 'web'),
       agent: keys.agent('shop', 'h1'),
+      prepull: keys.prepull('shop', 'h1', 'web'),
     };
     expect(built).toEqual({
       config: '/gantry/v1/projects/shop/config',
@@ -21,6 +22,7 @@ describe('etcd key layout', () => {
       registration: '/gantry/v1/projects/shop/hosts/h1/registration',
       status: '/gantry/v1/projects/shop/hosts/h1/status/web',
       agent: '/gantry/v1/projects/shop/hosts/h1/agent',
+      prepull: '/gantry/v1/projects/shop/hosts/h1/prepull/web',
     });
     expect(Object.values(built).map((k) => keys.parse(k))).toEqual([
       { kind: 'config', project: 'shop' },
@@ -29,6 +31,7 @@ describe('etcd key layout', () => {
       { kind: 'registration', project: 'shop', host: 'h1' },
       { kind: 'status', project: 'shop', host: 'h1', component: 'web' },
       { kind: 'agent', project: 'shop', host: 'h1' },
+      { kind: 'prepull', project: 'shop', host: 'h1', component: 'web' },
     ]);
   });
 

@@ -11,6 +11,7 @@ import { identifier } from './primitives';
  *   <prefix>v1/projects/<project>/hosts/<host>/registration       the live agent, bound to its lease (HostRegistration)
  *   <prefix>v1/projects/<project>/hosts/<host>/status/<component> what the host really runs (ComponentStatus)
  *   <prefix>v1/projects/<project>/hosts/<host>/agent              the agent's own state and errors (AgentStatus)
+ *   <prefix>v1/projects/<project>/hosts/<host>/prepull/<component> a rollout's preflight: pull this version now (PrepullRequest)
  *   <prefix>v1/projects/<project>/rollouts/<component>/request    the active rollout, as asked (RolloutRequest)
  *   <prefix>v1/projects/<project>/rollouts/<component>/control    the operator's latest instruction (RolloutControl)
  *   <prefix>v1/projects/<project>/rollouts/<component>/state      how it goes, coordinator-written (RolloutState)
@@ -18,6 +19,7 @@ import { identifier } from './primitives';
  *   <prefix>v1/projects/<project>/coordinator                     the elected coordinator, on its lease (CoordinatorRecord)
  *   <prefix>v1/projects/<project>/lock                            the project's deploy lock (LockRecord)
  *   <prefix>v1/projects/<project>/locks/<component>               one component's deploy lock (LockRecord)
+ *   <prefix>v1/projects/<project>/maintenance/<component>         the component answers 503 on the hosts it selects (MaintenanceRecord)
  *
  * Spec (config, desired) and status are separate records: operators and tooling write the first,
  * only the host's agent writes the second.
@@ -32,12 +34,14 @@ export type KeyKind =
   | 'registration'
   | 'status'
   | 'agent'
+  | 'prepull'
   | 'rollout-request'
   | 'rollout-control'
   | 'rollout-state'
   | 'rollout-history'
   | 'coordinator'
-  | 'lock';
+  | 'lock'
+  | 'maintenance';
 
 /** What a key under a project names. Every name in it is a valid identifier. */
 export type ParsedKey =
@@ -47,13 +51,15 @@ export type ParsedKey =
   | { kind: 'registration'; project: string; host: string }
   | { kind: 'status'; project: string; host: string; component: string }
   | { kind: 'agent'; project: string; host: string }
+  | { kind: 'prepull'; project: string; host: string; component: string }
   | { kind: 'rollout-request'; project: string; component: string }
   | { kind: 'rollout-control'; project: string; component: string }
   | { kind: 'rollout-state'; project: string; component: string }
   | { kind: 'rollout-history'; project: string; component: string; id: string }
   | { kind: 'coordinator'; project: string }
   /** `component` absent: the project's lock. */
-  | { kind: 'lock'; project: string; component?: string };
+  | { kind: 'lock'; project: string; component?: string }
+  | { kind: 'maintenance'; project: string; component: string };
 
 /** A key of one kind, e.g. `KeyOf<'status'>` has `host` and `component`. */
 export type KeyOf<K extends KeyKind> = Extract<ParsedKey, { kind: K }>;
@@ -83,11 +89,13 @@ const SHAPES: ReadonlyArray<{ kind: KeyKind; parts: readonly string[]; names: re
   { kind: 'coordinator', parts: ['coordinator'], names: [] },
   { kind: 'lock', parts: ['lock'], names: [] },
   { kind: 'lock', parts: ['locks', '*'], names: ['component'] },
+  { kind: 'maintenance', parts: ['maintenance', '*'], names: ['component'] },
   { kind: 'fleet-desired', parts: ['desired', '*'], names: ['component'] },
   { kind: 'registration', parts: ['hosts', '*', 'registration'], names: ['host'] },
   { kind: 'agent', parts: ['hosts', '*', 'agent'], names: ['host'] },
   { kind: 'host-desired', parts: ['hosts', '*', 'desired', '*'], names: ['host', 'component'] },
   { kind: 'status', parts: ['hosts', '*', 'status', '*'], names: ['host', 'component'] },
+  { kind: 'prepull', parts: ['hosts', '*', 'prepull', '*'], names: ['host', 'component'] },
   { kind: 'rollout-request', parts: ['rollouts', '*', 'request'], names: ['component'] },
   { kind: 'rollout-control', parts: ['rollouts', '*', 'control'], names: ['component'] },
   { kind: 'rollout-state', parts: ['rollouts', '*', 'state'], names: ['component'] },
@@ -141,6 +149,10 @@ export class KeyLayout {
   agent(project: string, host: string): string {
     return `${this.host(project, host)}agent`;
   }
+  /** A rollout's preflight instruction to host H: pull component C's new version (the coordinator writes it, agent H follows it). */
+  prepull(project: string, host: string, component: string): string {
+    return `${this.host(project, host)}prepull/${segment('component', component)}`;
+  }
   rolloutsPrefix(project: string): string {
     return `${this.project(project)}rollouts/`;
   }
@@ -168,6 +180,13 @@ export class KeyLayout {
   }
   locksPrefix(project: string): string {
     return `${this.project(project)}locks/`;
+  }
+  /** Component C in maintenance (the operator writes it; hosts and the CLI read it). */
+  maintenance(project: string, component: string): string {
+    return `${this.maintenancePrefix(project)}${segment('component', component)}`;
+  }
+  maintenancePrefix(project: string): string {
+    return `${this.project(project)}maintenance/`;
   }
 
   /** What a key names, or undefined for any key that is not a valid key of this layout. Never throws. */

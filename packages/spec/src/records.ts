@@ -4,6 +4,8 @@ import { agentStatusSchema, componentStatusSchema, desiredVersionSchema, hostReg
 import type { KeyKind, KeyLayout, KeyOf, ParsedKey } from './keys';
 import { coordinatorRecordSchema, rolloutControlSchema, rolloutHistoryEntrySchema, rolloutRequestSchema, rolloutStateSchema } from './rollout';
 import { lockRecordSchema } from './lock';
+import { maintenanceRecordSchema } from './maintenance';
+import { prepullRequestSchema } from './prepull';
 import { parseJson, type ValidationProblem } from './validation';
 
 /** The schema of each key kind's value: the one table every reader of etcd goes through. */
@@ -14,12 +16,14 @@ export const recordSchemas = {
   registration: hostRegistrationSchema,
   status: componentStatusSchema,
   agent: agentStatusSchema,
+  prepull: prepullRequestSchema,
   'rollout-request': rolloutRequestSchema,
   'rollout-control': rolloutControlSchema,
   'rollout-state': rolloutStateSchema,
   'rollout-history': rolloutHistoryEntrySchema,
   coordinator: coordinatorRecordSchema,
   lock: lockRecordSchema,
+  maintenance: maintenanceRecordSchema,
 } as const satisfies Record<KeyKind, z.ZodType>;
 
 export type RecordOf<K extends KeyKind> = z.infer<(typeof recordSchemas)[K]>;
@@ -52,12 +56,14 @@ const KIND_LABEL: Record<KeyKind, string> = {
   registration: 'registration',
   status: 'status',
   agent: 'agent status',
+  prepull: 'prepull request',
   'rollout-request': 'rollout request',
   'rollout-control': 'rollout control',
   'rollout-state': 'rollout state',
   'rollout-history': 'rollout history',
   coordinator: 'coordinator record',
   lock: 'lock',
+  maintenance: 'maintenance',
 };
 
 /** At most this many schema problems are listed in one report, and each is cut to this length. */

@@ -35,6 +35,18 @@ export function batchCount(size: BatchSize, total: number): number {
 }
 
 /**
+ * The selected hosts (in rollout order) cut into batches: the canary hosts first, as batch 0 of their
+ * own, then `batch`-sized batches of the rest. The coordinator's first step and `deploy --plan`
+ * both cut them here, so a plan shows the batches the rollout will run.
+ */
+export function assignBatches(selected: readonly string[], policy: { canary: number; batch: BatchSize }): { hosts: { id: string; batch: number }[]; batches: number } {
+  const canary = Math.min(policy.canary, selected.length);
+  const size = batchCount(policy.batch, selected.length);
+  const hosts = selected.map((id, i) => ({ id, batch: canary > 0 ? (i < canary ? 0 : 1 + Math.floor((i - canary) / size)) : Math.floor(i / size) }));
+  return { hosts, batches: (canary > 0 ? 1 : 0) + Math.ceil((selected.length - canary) / size) };
+}
+
+/**
  * Which hosts take part: every registered host, or those named, or those whose labels match.
  * Text form: `all`, `h1,h2`, `zone=a`, `zone=a,tier=web` (labels must all match).
  */
@@ -86,6 +98,12 @@ export const rolloutPolicySchema = z.strictObject({
    * Absent (requests written before this field): `fail`.
    */
   onHostLost: z.enum(['fail', 'skip']).default('fail'),
+  /**
+   * Before the first batch, every selected host pulls the new version's image (the `preflight`
+   * state): a tag that does not exist or a registry that refuses fails the rollout before any host
+   * is moved, and the hosts then start at once. Absent (requests written before this field): true.
+   */
+  preflight: z.boolean().default(true),
 });
 export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
 
@@ -116,10 +134,11 @@ export const rolloutHostResultSchema = z.enum(['pending', 'updating', 'ready', '
 export const rolloutStateSchema = z.strictObject({
   rollout: z.string(),
   /**
+   * `preflight`: every selected host pulls the new image; no host is moved yet.
    * Final states: succeeded, failed, rolled-back, aborted (by a control), cancelled (its request
    * was deleted by hand: the coordinator removed the host pins it wrote).
    */
-  state: z.enum(['pending', 'running', 'paused', 'succeeded', 'failed', 'rolling-back', 'rolled-back', 'aborted', 'cancelled']),
+  state: z.enum(['pending', 'preflight', 'running', 'paused', 'succeeded', 'failed', 'rolling-back', 'rolled-back', 'aborted', 'cancelled']),
   /** The version rolled out (the request's), kept so a rollout whose request is gone can still be recorded. */
   toVersion: tag.optional(),
   /** Why it is paused: after the canary hosts, or by the operator. */
@@ -132,6 +151,8 @@ export const rolloutStateSchema = z.strictObject({
         /** The version it ran before; what a rollback returns it to (none: it ran nothing). */
         fromVersion: z.string().optional(),
         result: rolloutHostResultSchema,
+        /** The preflight's verdict on this host: it pulled the new image, or could not (then `error` says why). */
+        prepull: z.enum(['pulled', 'failed']).optional(),
         /**
          * Display only, written by whichever coordinator saw it: no decision compares these (or any
          * timestamp written on another host); minReady and deadlines run on the coordinator's own clock.

@@ -27,6 +27,8 @@ function rebuild(ref: ParsedKey): string {
       return layout.status(ref.project, ref.host, ref.component);
     case 'agent':
       return layout.agent(ref.project, ref.host);
+    case 'prepull':
+      return layout.prepull(ref.project, ref.host, ref.component);
     case 'rollout-request':
       return layout.rolloutRequest(ref.project, ref.component);
     case 'rollout-control':
@@ -37,6 +39,8 @@ function rebuild(ref: ParsedKey): string {
       return layout.rolloutHistory(ref.project, ref.component, ref.id);
     case 'lock':
       return layout.lock(ref.project, ref.component);
+    case 'maintenance':
+      return layout.maintenance(ref.project, ref.component);
   }
 }
 

@@ -34,11 +34,13 @@ export function layoutKey(space: KeySpace): fc.Arbitrary<string> {
     fc.constant('coordinator'),
     fc.constant('lock'),
     component.map((c) => `locks/${c}`),
+    component.map((c) => `maintenance/${c}`),
     component.map((c) => `desired/${c}`),
     host.map((h) => `hosts/${h}/registration`),
     host.map((h) => `hosts/${h}/agent`),
     fc.tuple(host, component).map(([h, c]) => `hosts/${h}/desired/${c}`),
     fc.tuple(host, component).map(([h, c]) => `hosts/${h}/status/${c}`),
+    fc.tuple(host, component).map(([h, c]) => `hosts/${h}/prepull/${c}`),
     fc.tuple(component, fc.constantFrom('request', 'control', 'state')).map(([c, k]) => `rollouts/${c}/${k}`),
     fc.tuple(component, id).map(([c, i]) => `rollouts/${c}/history/${i}`),
     // Unknown kinds and shapes: extra segments, trailing slashes, nothing at all.
@@ -58,7 +60,9 @@ const nearlyValid = fc.oneof(
   fc.record({ phase: fc.constantFrom('running', 'failed', 'exploded'), version: fc.string(), containers: fc.anything(), updatedAt: fc.oneof(iso, fc.integer()) }, { requiredKeys: [] }),
   fc.record({ id: fc.constantFrom('r-1', 'r 1'), component: fc.constantFrom('web', 'api', 'bad name'), toVersion: fc.constantFrom('v2', ''), policy: fc.anything(), createdBy: fc.string(), createdAt: iso }, { requiredKeys: [] }),
   fc.record({ rollout: fc.constantFrom('r-1', 'r-2'), action: fc.constantFrom('pause', 'resume', 'abort', 'rollback', 'explode'), by: fc.string(), at: fc.oneof(iso, fc.string()) }, { requiredKeys: [] }),
-  fc.record({ rollout: fc.constantFrom('r-1'), state: fc.constantFrom('running', 'paused', 'weird'), hosts: fc.array(fc.anything(), { maxLength: 3 }), updatedAt: iso }, { requiredKeys: [] }),
+  fc.record({ rollout: fc.constantFrom('r-1', 'r 1', ''), version: fc.oneof(fc.constantFrom('v2', 'v 2', ''), fc.integer()), setAt: fc.oneof(iso, fc.string()) }, { requiredKeys: [] }),
+  fc.record({ rollout: fc.constantFrom('r-1'), state: fc.constantFrom('running', 'paused', 'preflight', 'weird'), hosts: fc.array(fc.anything(), { maxLength: 3 }), updatedAt: iso }, { requiredKeys: [] }),
+  fc.record({ message: fc.constantFrom('back soon', '', ' '), hosts: fc.constantFrom({ all: true }, { ids: ['h1'] }, { ids: [] }, 'all'), holdSeconds: fc.constantFrom(5, 0, 1000), since: fc.oneof(iso, fc.string()), by: fc.string() }, { requiredKeys: [] }),
   fc.record({ components: fc.array(fc.record({ name: fc.constantFrom('web', 'bad name'), repo: fc.constantFrom('app', '') }, { requiredKeys: [] }), { maxLength: 3 }) }, { requiredKeys: [] }),
 );
 

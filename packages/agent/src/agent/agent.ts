@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { explainTlsFailure, FleetMirror, isAccessDenied, LeaseKeeper, Mirror } from '@gantry/etcd';
-import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, ProjectConfig } from '@gantry/spec';
+import type { AgentStatus, ComponentStatus, HostRegistration, KeyLayout, MaintenanceStatus, PrepullStatus, ProjectConfig } from '@gantry/spec';
 import { mayCoordinate, type CoordinatorMode } from '../rollout/coordinator-capability';
 import type { EngineDeps } from '../engine/update';
 import type { HostContext } from '../engine/host-context';
@@ -9,6 +9,12 @@ import { removeOrphans } from '../engine/remove';
 import { ComponentWorker } from './component-worker';
 import { hostIntent, type KeyProblem } from './desired-state';
 import type { Logger } from './logger';
+import { MaintenanceApplier } from './maintenance-applier';
+import { ImageRetention } from './image-retention';
+import { prepullIntent } from './prepull-intent';
+import { Prepuller } from './prepuller';
+import { appliedMaintenance, planMaintenance } from './maintenance-plan';
+import type { MaintenanceAnswer } from '../proxy/maintenance-maps';
 import { ProxyWatch } from './proxy-watch';
 import { StatusWriter } from './status-writer';
 import { fitAgentStatus } from './fit-status';
@@ -37,6 +43,8 @@ export interface AgentOptions {
   coordinatorMode?: Exclude<CoordinatorMode, 'only'>;
   /** Options of this agent's rollout coordinator candidate (gantryd's --history-limit, --gone-host-retention; a test's clock). */
   coordinator?: Pick<CoordinatorOptions, 'clock' | 'historyLimit' | 'goneHostRetentionMs' | 'tickMs'>;
+  /** Keeps the images of the last `keep` versions of each component it ran, and removes older ones after an update; the history is kept in `file`. None: every image is kept. */
+  imageRetention?: { keep: number; file: string };
   /** Another gantryd registered this host while our lease was gone: this agent has stopped writing status and must stop. */
   onRegistrationTaken?: (err: HostAlreadyRunningError) => void;
 }
@@ -61,6 +69,21 @@ export class Agent {
   private hostProblems: KeyProblem[] = [];
   private coordinatorProblems: KeyProblem[] = [];
   private proxyProblems: KeyProblem[] = [];
+  private maintenanceProblems: KeyProblem[] = [];
+  private prepullProblems: KeyProblem[] = [];
+  /** Pulls what rollouts' preflights ask of this host, in the background; each answer goes into the component's status. */
+  private prepuller?: Prepuller;
+  /** Each component's latest prepull answer: a worker created later starts from it. */
+  private readonly prepullAnswers = new Map<string, PrepullStatus>();
+  private readonly retention?: ImageRetention;
+  /** Each component's pruning in progress: one at a time. */
+  private readonly pruning = new Map<string, Promise<unknown>>();
+  /** Keeps the proxy answering 503 for the components in maintenance here; host-wide, apart from the workers. */
+  private maintenance?: MaintenanceApplier;
+  /** Each component's maintenance as last applied to the proxy: what its status says (a new worker starts from it). */
+  private appliedMaintenance = new Map<string, MaintenanceStatus | undefined>();
+  /** The proxy's answers as this process found them (persisted by the last one): what statuses say until the first apply. */
+  private foundMaintenance: Record<string, MaintenanceAnswer> = {};
   private proxyWatch?: ProxyWatch;
   /** Components gone from the config whose containers are draining away; none gets a new worker meanwhile. */
   private readonly retiring = new Map<string, Promise<void>>();
@@ -69,6 +92,7 @@ export class Agent {
   private stopDockerWatch?: () => void;
 
   constructor(private readonly opts: AgentOptions) {
+    if (opts.imageRetention) this.retention = new ImageRetention({ runtime: opts.engine.runtime, log: opts.log, ...opts.imageRetention });
     this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)), delete: async (key) => void (await opts.etcd.delete().key(key)) }, {
       onError: (key, err) => opts.log.warn('status write failed; will retry', { key, error: err.message }),
     });
@@ -115,7 +139,10 @@ export class Agent {
     this.proxyWatch = new ProxyWatch(this.opts.engine.proxy, {
       intervalMs: this.opts.proxyWatchMs,
       log,
-      onRestored: () => this.workers.forEach((w) => w.poke()),
+      onRestored: () => {
+        this.workers.forEach((w) => w.poke());
+        this.maintenance?.poke();
+      },
       onProblem: (reason) => {
         this.proxyProblems = reason ? [{ key: keys.host(ctx.project, ctx.hostId), reason }] : [];
         this.reportAgent();
@@ -123,10 +150,38 @@ export class Agent {
     });
     this.proxyWatch.start();
 
-    // One mirror of what this host acts on: the config, the fleet's and its own desired versions.
+    this.foundMaintenance = await this.opts.engine.proxy.maintenance().catch(() => ({}));
+    this.maintenance = new MaintenanceApplier({
+      proxy: this.opts.engine.proxy,
+      proxyKey: keys.host(ctx.project, ctx.hostId),
+      log,
+      retryBaseMs: this.opts.retryBaseMs,
+      // No decision from a partial view, nor without a config: the proxy keeps answering as it does.
+      plan: (applied) => (this.mirror?.synced && this.lastGoodConfig ? planMaintenance(keys, ctx.project, { hostId: ctx.hostId, labels: this.opts.labels }, this.mirror, this.lastGoodConfig, applied) : undefined),
+      onApplied: (plan) => {
+        this.appliedMaintenance = plan.components;
+        for (const [name, worker] of this.workers) worker.setMaintenance(plan.components.get(name));
+      },
+      onProblems: (problems) => {
+        this.maintenanceProblems = problems;
+        this.reportAgent();
+      },
+    });
+
+    this.prepuller = new Prepuller({
+      runtime: this.opts.engine.runtime,
+      log,
+      onStatus: (component, status) => {
+        if (status) this.prepullAnswers.set(component, status);
+        else this.prepullAnswers.delete(component);
+        this.workers.get(component)?.setPrepull(status);
+      },
+    });
+
+    // One mirror of what this host acts on: the config, the fleet's and its own desired versions, its prepull requests, maintenance.
     this.mirror = new FleetMirror(keys, {
       client: this.opts.etcd,
-      prefixes: [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`],
+      prefixes: [keys.config(ctx.project), keys.fleetDesiredPrefix(ctx.project), `${keys.host(ctx.project, ctx.hostId)}desired/`, `${keys.host(ctx.project, ctx.hostId)}prepull/`, keys.maintenancePrefix(ctx.project)],
       onError: (err, prefix) => {
         const tls = explainTlsFailure(err.message);
         if (isAccessDenied(err)) log.error("etcd refuses this agent's credentials the keys it follows; retrying (grant them with `gantry access add-host`)", { prefix, error: err.message });
@@ -162,6 +217,7 @@ export class Agent {
     }
     this.resyncTimer = setInterval(() => {
       this.workers.forEach((w) => w.poke());
+      this.maintenance?.poke();
       this.sweepOrphans();
     }, this.opts.resyncMs ?? 30_000);
     this.resyncTimer.unref();
@@ -184,9 +240,11 @@ export class Agent {
     this.proxyWatch?.stop();
     this.stopDockerWatch?.();
     await this.coordinator?.stop();
+    await this.maintenance?.stop();
+    await this.prepuller?.stop();
     await Promise.all([this.mirror?.stop(), this.ownRecords?.stop()]);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
-    await Promise.all([...this.retiring.values(), this.sweep]);
+    await Promise.all([...this.retiring.values(), this.sweep, ...this.pruning.values()]);
     await this.writer.flush(2_000);
     this.writer.stop();
     await this.lease?.stop({ revoke: true });
@@ -200,6 +258,7 @@ export class Agent {
     this.hostProblems = [...intent.configProblems, ...intent.ignoredKeys];
     this.reportAgent();
     if (!intent.config) return;
+    this.maintenance?.poke();
     for (const [name, worker] of this.workers) if (!intent.components.some((c) => c.component.name === name)) this.retire(name, worker, intent.config);
     if (!this.swept && intent.configProblems.length === 0) {
       this.swept = true; // once at start, then at each resync: a Docker listing per etcd change would be waste
@@ -214,12 +273,42 @@ export class Agent {
           ctx,
           log: this.opts.log,
           retryBaseMs: this.opts.retryBaseMs,
+          // What waited for a link's component to serve here starts once it does.
+          onNewServing: () => this.workers.forEach((w) => w.linkMayServe()),
           report: (status: ComponentStatus) => this.writer.set(keys.status(ctx.project, ctx.hostId, ci.component.name), JSON.stringify(status)),
+          onConverged: (version, changed) => this.retainImages(ci.component.name, version, changed),
         });
+        const name = ci.component.name;
+        worker.setMaintenance(this.appliedMaintenance.has(name) ? this.appliedMaintenance.get(name) : appliedMaintenance(ci.component, this.foundMaintenance));
+        worker.setPrepull(this.prepullAnswers.get(ci.component.name));
         this.workers.set(ci.component.name, worker);
       }
       worker.setIntent(ci, intent.config, intent.configProblems);
     }
+    // After the workers: a pull's first answer goes into the status of a worker that exists.
+    const prepulls = prepullIntent(keys, ctx.project, ctx.hostId, this.mirror, intent.config);
+    this.prepuller?.want(prepulls.jobs);
+    if (JSON.stringify(prepulls.problems) !== JSON.stringify(this.prepullProblems)) {
+      this.prepullProblems = prepulls.problems;
+      this.reportAgent();
+    }
+  }
+
+  /**
+   * Image retention: `version` goes first in the component's history; after an update that changed
+   * what runs, the images of versions before the last kept ones go, in the background (never the
+   * one it runs, nor a version a prepull names).
+   */
+  private retainImages(component: string, version: string, changed: boolean): void {
+    const { ctx } = this.opts;
+    const retention = this.retention;
+    if (!retention) return;
+    retention.record(ctx.project, component, version);
+    const repo = this.lastGoodConfig?.components.find((c) => c.name === component)?.repo;
+    if (!changed || !repo || this.pruning.has(component)) return;
+    const prepull = this.prepullAnswers.get(component)?.version;
+    const protectedVersions = new Set([version, ...(prepull ? [prepull] : [])]);
+    this.pruning.set(component, retention.prune(ctx.project, component, repo, protectedVersions).finally(() => this.pruning.delete(component)));
   }
 
   /** A component left the config: its worker drains and removes it, then its status key goes. */
@@ -256,7 +345,7 @@ export class Agent {
 
   /** Writes the agent record when its problems change. */
   private reportAgent(): void {
-    const problems = [...this.hostProblems, ...this.coordinatorProblems, ...this.proxyProblems];
+    const problems = [...this.hostProblems, ...this.coordinatorProblems, ...this.proxyProblems, ...this.maintenanceProblems, ...this.prepullProblems];
     const signature = JSON.stringify(problems);
     if (signature === this.lastAgentProblems) return;
     this.lastAgentProblems = signature;

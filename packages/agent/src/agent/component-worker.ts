@@ -1,4 +1,4 @@
-import { componentConfigHash, redactSecrets, secretValuesOf, type ComponentStatus, type ProjectConfig, type Problem } from '@gantry/spec';
+import { componentConfigHash, redactSecrets, secretValuesOf, type ComponentStatus, type MaintenanceStatus, type PrepullStatus, type ProjectConfig, type Problem } from '@gantry/spec';
 import type { HealthMonitor } from '../checks/health-monitor';
 import type { HostContext } from '../engine/host-context';
 import { listComponent } from '../engine/list';
@@ -21,6 +21,10 @@ export interface WorkerDeps {
   log: Logger;
   /** Pause before trying again a target that failed (ms); doubles up to 5 minutes. */
   retryBaseMs?: number;
+  /** A new container of this component serves now: a link it defines may have come up (see linkMayServe). */
+  onNewServing?: () => void;
+  /** The component runs `version` now, after an update that `changed` what runs or found it in place (image retention). */
+  onConverged?(version: string, changed: boolean): void;
 }
 
 const now = () => new Date();
@@ -62,7 +66,7 @@ export class ComponentWorker {
   private dirty = false;
   private replaceRequested = false;
   /** The target that failed, and when to try it again; a policy refusal (`refused`) never, until the config or the policy changes. */
-  private failed?: { target: string; retryAt: number; delayMs: number; refused?: boolean };
+  private failed?: { target: string; retryAt: number; delayMs: number; refused?: boolean; link?: boolean };
   private retryTimer?: NodeJS.Timeout;
   /** The health checks running on the serving container, kept across no-op convergences. */
   private monitor?: { key: string; health: HealthMonitor };
@@ -89,6 +93,38 @@ export class ComponentWorker {
     if (this.stopped) return;
     this.dirty = true;
     this.running ??= this.loop().finally(() => (this.running = undefined));
+  }
+
+  /**
+   * This host's proxy answers 503 for the component, or serves it again (the MaintenanceApplier
+   * applied it): the status says so. Before the first convergence it is only kept, and goes out
+   * with the first status: a status is never written before the component was observed.
+   */
+  setMaintenance(maintenance: MaintenanceStatus | undefined): void {
+    if (JSON.stringify(maintenance) === JSON.stringify(this.status.maintenance)) return;
+    if (!this.reported) this.status = { ...this.status, maintenance };
+    else this.report({ maintenance });
+  }
+
+  /**
+   * A rollout's pre-pull of this component, as the agent's Prepuller answers it (undefined: no
+   * longer asked), shown in the status. Before the first convergence it only waits in the status:
+   * that convergence's report carries it, so no status of a worker that observed nothing is written.
+   */
+  setPrepull(prepull: PrepullStatus | undefined): void {
+    if (this.stopped) return;
+    if (!this.reported) this.status = { ...this.status, prepull };
+    else this.report({ prepull });
+  }
+
+  /**
+   * Another component of this host got a new serving container: a target that failed for want of a
+   * link's serving container is tried again now, not after its pause.
+   */
+  linkMayServe(): void {
+    if (!this.failed?.link) return;
+    this.failed = undefined;
+    this.poke();
   }
 
   /** This host's policy changed: what it refused is judged again (nothing else is retried sooner). */
@@ -220,6 +256,8 @@ export class ComponentWorker {
         },
       });
       if (!summary.unchanged) clog.info('converged', { container: summary.container, timings: summary.timings });
+      this.deps.onConverged?.(summary.version, !summary.unchanged);
+      if (!summary.unchanged) this.deps.onNewServing?.();
       const rows = await listComponent(engine, ctx, config, this.name);
       this.failed = undefined;
       this.report({
@@ -261,7 +299,7 @@ export class ComponentWorker {
         this.failed = { target, retryAt: Number.POSITIVE_INFINITY, delayMs, refused };
         clearTimeout(this.retryTimer);
       } else if (!dockerJustBack) {
-        this.failed = { target, retryAt: Date.now() + delayMs, delayMs };
+        this.failed = { target, retryAt: Date.now() + delayMs, delayMs, link: err instanceof EngineError && err.code === 'link' };
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.poke(), delayMs);
         this.retryTimer.unref();

@@ -1,6 +1,7 @@
 import type { Check, TerminationCheck, TerminationSignal } from '@gantry/spec';
 import type { CheckTarget } from '../checks/check-target';
 import { runCheck } from '../checks/run-check';
+import { UnknownServerError } from '../proxy/errors';
 import type { HostProxy } from '../proxy/proxy';
 import { sendTerminationSignals, type SignalOutcome } from './termination-signals';
 
@@ -36,6 +37,18 @@ export interface DrainHooks {
 }
 
 /**
+ * Puts a container's server in `drain` in one frontend; a no-op where it has none: a frontend the
+ * config added since the container was made (a new port, a new link) never had it.
+ */
+export async function drainServer(proxy: HostProxy, frontend: string, server: string): Promise<void> {
+  try {
+    await proxy.setServerState(frontend, server, 'drain');
+  } catch (err) {
+    if (!(err instanceof UnknownServerError)) throw err;
+  }
+}
+
+/**
  * Drains one container: no new connections reach it, its termination signals go out, and it is
  * watched until it has no live connections (current and old proxy workers alike) and its other
  * termination checks pass — or until the drain deadline, when what remains is closed and counted.
@@ -45,7 +58,7 @@ export async function drain(proxy: HostProxy, subject: DrainSubject, policy: Dra
   const started = Date.now();
   const deadline = new Date(started + policy.drainTimeoutMs);
   const pollMs = policy.pollMs ?? 100;
-  for (const fe of subject.frontends) await proxy.setServerState(fe, subject.server, 'drain');
+  for (const fe of subject.frontends) await drainServer(proxy, fe, subject.server);
   hooks.onStart?.(deadline);
   const signals = await sendTerminationSignals(policy.terminationSignals, subject.target);
 

@@ -9,8 +9,10 @@
  * - `refused`: this host's policy refuses the component (a bind, privileged, …): nothing was touched,
  *   and trying again changes nothing until the config or the policy does.
  * - `secret-file`: a `valueFrom` file could not be read: no container was created.
+ * - `link`: a required component link cannot be had on this host (its component has no serving
+ *   container here, or the link has no address or port): no container was created.
  */
-export type EngineErrorCode = 'invalid-input' | 'image' | 'proxy' | 'not-ready' | 'runtime' | 'aborted' | 'refused' | 'secret-file';
+export type EngineErrorCode = 'invalid-input' | 'image' | 'proxy' | 'not-ready' | 'runtime' | 'aborted' | 'refused' | 'secret-file' | 'link';
 
 export class EngineError extends Error {
   constructor(

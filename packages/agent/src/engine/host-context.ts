@@ -1,3 +1,5 @@
+import type { ComponentLinkHost } from '../links/link-host';
+
 /** Who the engine acts for: one host of one project, its proxy bound on `bindAddress`. */
 export interface HostContext {
   project: string;
@@ -6,4 +8,9 @@ export interface HostContext {
   bindAddress: string;
   /** Address containers publish their ports on, for the proxy and the checks to reach them. */
   publishAddress: string;
+  /**
+   * Where this host's component links listen (see links/). Without it, defined links get no
+   * frontend and a component that requires one fails to start, saying so.
+   */
+  links?: ComponentLinkHost;
 }

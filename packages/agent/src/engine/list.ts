@@ -1,5 +1,5 @@
 import type { ProjectConfig } from '@gantry/spec';
-import { frontendName } from './frontends';
+import { servedFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
 import { resolveComponent, type EngineDeps } from './update';
@@ -31,7 +31,7 @@ export async function listComponent(deps: EngineDeps, ctx: HostContext, config: 
     for (const c of containers) {
       let liveConnections = 0;
       if (role !== 'leftover') {
-        for (const p of component.ports) liveConnections += await deps.proxy.liveConnections(frontendName(component.name, p.external), serverName(c));
+        for (const { frontend } of servedFrontends(component)) liveConnections += await deps.proxy.liveConnections(frontend, serverName(c));
       }
       rows.push({ id: c.id, name: c.name, version: c.version, image: c.image, role, state: c.state, health: c.health, startedAt: c.startedAt, liveConnections });
     }

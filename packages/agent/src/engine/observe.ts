@@ -1,7 +1,7 @@
 import type { Component } from '@gantry/spec';
 import type { ContainerRuntime, ManagedContainer } from '../runtime/container-runtime';
 import type { HostProxy } from '../proxy/proxy';
-import { frontendName } from './frontends';
+import { servedFrontends } from './frontends';
 import type { HostContext } from './host-context';
 
 /** The proxy server name of a container: stable, short, derived from its id alone. */
@@ -23,12 +23,12 @@ export interface ObservedComponent {
 
 /**
  * Reads actual state. A container's role comes from the proxy, not from memory, so an engine that
- * was killed at any point sees the truth when it runs again. Components without ports have no
+ * was killed at any point sees the truth when it runs again. Components without ports or links have no
  * proxy role: each running container of theirs counts as serving.
  */
 export async function observeComponent(runtime: ContainerRuntime, proxy: HostProxy, ctx: HostContext, component: Component): Promise<ObservedComponent> {
   const containers = await runtime.list({ project: ctx.project, hostId: ctx.hostId, component: component.name });
-  const frontends = component.ports.map((p) => frontendName(component.name, p.external));
+  const frontends = servedFrontends(component).map((f) => f.frontend);
   const out: ObservedComponent = { serving: [], draining: [], leftovers: [], staleServers: [] };
   if (frontends.length === 0) {
     for (const c of containers) (c.state === 'running' ? out.serving : out.leftovers).push(c);
@@ -46,7 +46,15 @@ export async function observeComponent(runtime: ContainerRuntime, proxy: HostPro
       if (stateByServer.get(server.name) !== 'ready') stateByServer.set(server.name, server.state);
     }
   }
+  // Only links, and none of them has a container of ours: it ran without a proxy role until now
+  // (made before it defined a link, or by a gantryd without links). Its running containers serve,
+  // as before: the update puts the one it keeps into the link, instead of replacing it.
+  const onlyLinks = component.ports.length === 0 && stateByServer.size === 0;
   for (const c of containers) {
+    if (onlyLinks) {
+      (c.state === 'running' ? out.serving : out.leftovers).push(c);
+      continue;
+    }
     const state = stateByServer.get(serverName(c));
     if (state === 'ready' && c.state === 'running') out.serving.push(c);
     else if (state !== undefined) out.draining.push(c);

@@ -1,6 +1,6 @@
 import type { ProjectConfig } from '@gantry/spec';
 import type { EventSink } from './events';
-import { projectFrontends } from './frontends';
+import { hostFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { stopComponent } from './stop';
 import type { EngineDeps } from './update';
@@ -15,7 +15,7 @@ const ORPHAN_STOP_TIMEOUT_MS = 10_000;
  */
 export async function removeComponent(deps: EngineDeps, ctx: HostContext, req: { lastConfig: ProjectConfig; config: ProjectConfig; component: string; onEvent?: EventSink }): Promise<void> {
   await stopComponent(deps, ctx, { config: req.lastConfig, component: req.component, onEvent: req.onEvent });
-  await deps.proxy.ensure(projectFrontends(req.config, ctx.bindAddress));
+  await deps.proxy.ensure(await hostFrontends(req.config, ctx));
 }
 
 /**
@@ -27,7 +27,7 @@ export async function removeOrphans(deps: EngineDeps, ctx: HostContext, config: 
   const known = new Set(config.components.map((c) => c.name));
   const orphans = (await deps.runtime.list({ project: ctx.project, hostId: ctx.hostId })).filter((c) => !known.has(c.component) && !keep.has(c.component));
   if (orphans.length === 0) return [];
-  await deps.proxy.ensure(projectFrontends(config, ctx.bindAddress));
+  await deps.proxy.ensure(await hostFrontends(config, ctx));
   for (const c of orphans) {
     await deps.runtime.stop(c.id, ORPHAN_STOP_TIMEOUT_MS);
     onEvent({ type: 'stopped', container: c.id });

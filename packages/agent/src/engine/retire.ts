@@ -3,7 +3,7 @@ import { drain } from '../drain/drainer';
 import type { ManagedContainer } from '../runtime/container-runtime';
 import { containerTarget } from './container-target';
 import type { EventSink } from './events';
-import { frontendName } from './frontends';
+import { servedFrontends } from './frontends';
 import { serverName } from './observe';
 import type { EngineDeps } from './update';
 
@@ -19,7 +19,7 @@ export interface Retired {
  * and all of a graceful stop. `drainTimeoutMs` overrides the component's (0 for a kill).
  */
 export async function retireContainers(deps: EngineDeps, component: Component, containers: ManagedContainer[], emit: EventSink, drainTimeoutMs = component.drainTimeout): Promise<Retired[]> {
-  const frontends = component.ports.map((p) => frontendName(component.name, p.external));
+  const frontends = servedFrontends(component).map((f) => f.frontend);
   return Promise.all(
     containers.map(async (c) => {
       const result = await drain(

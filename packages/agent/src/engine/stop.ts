@@ -1,6 +1,6 @@
 import type { ProjectConfig } from '@gantry/spec';
 import type { EventSink } from './events';
-import { frontendName } from './frontends';
+import { servedFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
 import { retireContainers, type Retired } from './retire';
@@ -33,7 +33,7 @@ export async function killComponent(deps: EngineDeps, ctx: HostContext, req: Sto
   const observed = await observeComponent(deps.runtime, deps.proxy, ctx, component);
   const all = [...observed.serving, ...observed.draining, ...observed.leftovers];
   for (const c of all) {
-    for (const p of component.ports) await deps.proxy.removeServer(frontendName(component.name, p.external), serverName(c));
+    for (const { frontend } of servedFrontends(component)) await deps.proxy.removeServer(frontend, serverName(c));
     await deps.runtime.remove(c.id);
     emit({ type: 'removed', container: c.id });
   }

@@ -1,5 +1,6 @@
 import { projectConfigSchema } from '@gantry/spec';
 import type { ManagedContainer } from '../runtime/container-runtime';
+import { servedFrontends } from './frontends';
 import { portChanges } from './sync-ports';
 
 const component = projectConfigSchema.parse({
@@ -22,14 +23,14 @@ describe('portChanges', () => {
       container(a, { 8080: { host: '127.0.0.1', port: 32780 }, 9090: { host: '127.0.0.1', port: 32769 } }),
       container(b, { 8080: { host: '127.0.0.1', port: 32770 } }),
     ];
-    expect(portChanges(component, ['web-80', 'web-81'], servers, containers)).toEqual([
+    expect(portChanges(servedFrontends(component), servers, containers)).toEqual([
       { container: a, frontend: 'web-80', from: { host: '127.0.0.1', port: 32768 }, to: { host: '127.0.0.1', port: 32780 } },
     ]);
   });
 
   it('leaves alone a container Docker publishes nothing for (not running) and servers of other containers', () => {
     const servers = [[{ name: `c-${a.slice(0, 12)}`, address: '127.0.0.1', port: 32768 }, { name: 'c-ffffffffffff', address: '127.0.0.1', port: 1 }], []];
-    expect(portChanges(component, ['web-80', 'web-81'], servers, [container(a, {})])).toEqual([]);
-    expect(portChanges(component, ['web-80', 'web-81'], [[], []], [container(a, { 8080: { host: '127.0.0.1', port: 40000 } })])).toEqual([]);
+    expect(portChanges(servedFrontends(component), servers, [container(a, {})])).toEqual([]);
+    expect(portChanges(servedFrontends(component), [[], []], [container(a, { 8080: { host: '127.0.0.1', port: 40000 } })])).toEqual([]);
   });
 });

@@ -1,8 +1,7 @@
 import type { Component } from '@gantry/spec';
 import type { HostProxy } from '../proxy/proxy';
 import type { ManagedContainer, PublishedPort } from '../runtime/container-runtime';
-import { componentFrontends } from './frontends';
-import type { HostContext } from './host-context';
+import { servedFrontends, type ServedFrontend } from './frontends';
 import { serverName } from './observe';
 
 export interface PortChange {
@@ -16,19 +15,13 @@ export interface PortChange {
  * The proxy server changes that make each container's servers point at the ports Docker publishes
  * now: a dockerd restart without live-restore restarts containers (their restart policy) on new
  * ephemeral ports, while HAProxy still sends to the old ones. Pure: servers as the proxy lists them
- * per frontend, in the order of the component's ports. A container without a published port (not
- * running) is left as it is: what Docker does not say is no reason to change anything.
+ * per frontend, in the order of `frontends` (the component's, see servedFrontends). A container
+ * without a published port (not running) is left as it is: what Docker does not say is no reason
+ * to change anything.
  */
-export function portChanges(
-  component: Component,
-  frontends: string[],
-  serversByFrontend: Array<Array<{ name: string; address: string; port: number }>>,
-  containers: ManagedContainer[],
-): PortChange[] {
+export function portChanges(frontends: ServedFrontend[], serversByFrontend: Array<Array<{ name: string; address: string; port: number }>>, containers: ManagedContainer[]): PortChange[] {
   const changes: PortChange[] = [];
-  frontends.forEach((frontend, i) => {
-    const containerPort = component.ports[i]?.container;
-    if (containerPort === undefined) return;
+  frontends.forEach(({ frontend, containerPort }, i) => {
     for (const c of containers) {
       const server = serversByFrontend[i]?.find((s) => s.name === serverName(c));
       const now = c.hostPorts[containerPort];
@@ -40,14 +33,31 @@ export function portChanges(
 }
 
 /** Points the proxy's servers of these containers at their current published ports, each in the state it has. */
-export async function syncServerPorts(proxy: HostProxy, component: Component, ctx: HostContext, containers: ManagedContainer[]): Promise<PortChange[]> {
-  const frontends = componentFrontends(component, ctx.bindAddress).map((f) => f.name);
+export async function syncServerPorts(proxy: HostProxy, component: Component, containers: ManagedContainer[]): Promise<PortChange[]> {
+  const served = servedFrontends(component);
+  const frontends = served.map((f) => f.frontend);
   if (frontends.length === 0 || containers.length === 0) return [];
   const servers = await Promise.all(frontends.map((f) => proxy.servers(f)));
-  const changes = portChanges(component, frontends, servers, containers);
+  const changes = portChanges(served, servers, containers);
   for (const change of changes) {
     const state = servers[frontends.indexOf(change.frontend)].find((s) => s.name === serverName({ id: change.container }))!.state;
     await proxy.addServer(change.frontend, { name: serverName({ id: change.container }), address: change.to.host, port: change.to.port }, state);
   }
   return changes;
+}
+
+/**
+ * Puts a serving container into each of its component's frontends that lacks it, as ready: a
+ * frontend the config added without needing a new container (a link on a port the container
+ * already publishes). Returns the frontends it was added to.
+ */
+export async function addMissingServers(proxy: HostProxy, component: Component, container: ManagedContainer): Promise<string[]> {
+  const added: string[] = [];
+  for (const { frontend, containerPort } of servedFrontends(component)) {
+    const endpoint = container.hostPorts[containerPort];
+    if (!endpoint || (await proxy.servers(frontend)).some((s) => s.name === serverName(container))) continue;
+    await proxy.addServer(frontend, { name: serverName(container), address: endpoint.host, port: endpoint.port }, 'ready');
+    added.push(frontend);
+  }
+  return added;
 }

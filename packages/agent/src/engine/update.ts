@@ -5,14 +5,17 @@ import type { HostProxy } from '../proxy/proxy';
 import type { ComponentAdmission } from '../policy/host-admission';
 import { containerTarget } from './container-target';
 import { readHostEnvironment } from './environment';
+import { withLinkEnvironment } from '../links/link-environment';
+import { requiredLinkEnvironment } from './required-links';
 import { asEngineError, EngineError } from './errors';
 import { PhaseClock, type EventSink, type PhaseTimings } from './events';
-import { componentFrontends, projectFrontends } from './frontends';
+import { hostFrontends, servedFrontends } from './frontends';
 import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
 import { redactedError, redactedText } from './redact-error';
 import { retireContainers } from './retire';
-import { syncServerPorts } from './sync-ports';
+import { drainServer } from '../drain/drainer';
+import { addMissingServers, syncServerPorts } from './sync-ports';
 
 export interface EngineDeps {
   runtime: ContainerRuntime;
@@ -110,7 +113,7 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
     emit({ type: 'leftover-removed', container: c.id, reason: `${c.state} and never switched to (interrupted work)` });
   }
   // A dockerd restart may have restarted containers on new ports: the proxy follows them first.
-  for (const change of await syncServerPorts(proxy, component, ctx, [...observed.serving, ...observed.draining])) {
+  for (const change of await syncServerPorts(proxy, component, [...observed.serving, ...observed.draining])) {
     emit({ type: 'ports-changed', container: change.container, frontend: change.frontend, from: change.from, to: change.to });
   }
   clock.mark('observe');
@@ -127,7 +130,7 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
 
   // The proxy first: a taken port or a config haproxy refuses fails here, before any container exists.
   try {
-    await proxy.ensure(projectFrontends(req.config, ctx.bindAddress));
+    await proxy.ensure(await hostFrontends(req.config, ctx));
   } catch (err) {
     throw asEngineError(err, 'proxy', `the proxy on ${ctx.bindAddress} cannot serve this config`);
   }
@@ -149,13 +152,18 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   let unchanged = false;
   if (current) {
     emit({ type: 'up-to-date', container: current.id, version });
+    // A frontend the config added that needs no new container (a link on a port it already
+    // publishes) gets the serving container too.
+    await addMissingServers(proxy, component, current);
     serving = current;
     unchanged = true;
   } else {
     admit();
     const index = req.config.components.indexOf(component);
-    serving = await startReady(deps, ctx, component, { version, image, configHash, index, secrets }, emit, clock, req.signal);
-    await switchTo(proxy, component, ctx, serving, observed.serving, emit);
+    // Before anything is created: a required link without a serving container here fails now, by name.
+    const links = await requiredLinkEnvironment(proxy, ctx, req.config, component, index);
+    serving = await startReady(deps, ctx, component, { version, image, configHash, index, secrets, links }, emit, clock, req.signal);
+    await switchTo(proxy, component, serving, observed.serving, emit);
     clock.mark('switch');
   }
 
@@ -170,7 +178,7 @@ async function startReady(
   deps: EngineDeps,
   ctx: HostContext,
   component: Component,
-  what: { version: string; image: string; configHash: string; index: number; secrets: string[] },
+  what: { version: string; image: string; configHash: string; index: number; secrets: string[]; links: Array<{ name: string; value: string }> },
   emit: EventSink,
   clock: PhaseClock,
   signal?: AbortSignal,
@@ -181,7 +189,7 @@ async function startReady(
     // Read at creation, on this host: the values go to Docker, and into `secrets` to be kept out of everything else.
     const host = readHostEnvironment(component, what.index);
     what.secrets.push(...host.secrets);
-    container = await runtime.create(host.component, {
+    container = await runtime.create({ ...host.component, environmentVariables: withLinkEnvironment(host.component.environmentVariables, what.links) }, {
       project: ctx.project,
       hostId: ctx.hostId,
       version: what.version,
@@ -224,13 +232,14 @@ async function startReady(
 }
 
 /** New server in as ready first, old ones to drain second: at no moment is there no ready server. */
-async function switchTo(proxy: HostProxy, component: Component, ctx: HostContext, next: ManagedContainer, previous: ManagedContainer[], emit: EventSink): Promise<void> {
-  const frontends = componentFrontends(component, ctx.bindAddress);
-  for (const [i, fe] of frontends.entries()) {
-    const endpoint = next.hostPorts[component.ports[i].container];
-    if (!endpoint) throw new EngineError('runtime', `container ${next.id} has no published port for ${component.ports[i].container}`);
-    await proxy.addServer(fe.name, { name: serverName(next), address: endpoint.host, port: endpoint.port }, 'ready');
+/** Its ports' frontends and its links' alike: a link switches with the component's updates. */
+async function switchTo(proxy: HostProxy, component: Component, next: ManagedContainer, previous: ManagedContainer[], emit: EventSink): Promise<void> {
+  const frontends = servedFrontends(component);
+  for (const { frontend, containerPort } of frontends) {
+    const endpoint = next.hostPorts[containerPort];
+    if (!endpoint) throw new EngineError('runtime', `container ${next.id} has no published port for ${containerPort}`);
+    await proxy.addServer(frontend, { name: serverName(next), address: endpoint.host, port: endpoint.port }, 'ready');
   }
-  for (const old of previous) for (const fe of frontends) await proxy.setServerState(fe.name, serverName(old), 'drain');
-  emit({ type: 'switched', container: next.id, frontends: frontends.map((f) => f.name), previous: previous.map((c) => c.id) });
+  for (const old of previous) for (const { frontend } of frontends) await drainServer(proxy, frontend, serverName(old));
+  emit({ type: 'switched', container: next.id, frontends: frontends.map((f) => f.frontend), previous: previous.map((c) => c.id) });
 }

@@ -15,7 +15,7 @@ export class ProxyBindError extends Error {
 }
 
 /** Binds and releases `address:port` once; resolves with the error code, or `undefined` when it could bind. */
-function tryBind(address: string, port: number): Promise<string | undefined> {
+export function tryBind(address: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));

@@ -4,7 +4,12 @@ import { type ConfigInput, DEFAULT_SETTINGS, renderConfig, renderServerState, re
 import { type DesiredProxy, withServer } from './desired';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '__fixtures__', name), 'utf8');
-const paths = { adminSocket: '/tmp/gcap/h/admin.sock', serverState: '/tmp/gcap/h/servers.state' };
+const paths = {
+  adminSocket: '/tmp/gcap/h/admin.sock',
+  serverState: '/tmp/gcap/h/servers.state',
+  maintenanceMaps: { html: '/tmp/gcap/h/maintenance-html.map', json: '/tmp/gcap/h/maintenance-json.map', hold: '/tmp/gcap/h/maintenance-hold.map' },
+  holdScript: '/tmp/gcap/h/maintenance-hold.lua',
+};
 
 /** The desired state the fixtures were captured from (a real HAProxy 2.6.12 loaded them). */
 const desired: DesiredProxy = {
@@ -39,6 +44,16 @@ describe('renderConfig', () => {
     expect(cfg).toContain('    server c-bbbbbbbbbbbb 127.0.0.1:18182\n');
     expect(cfg).not.toMatch(/http-server-close|httpclose|\bcheck\b/);
     expect(cfg.match(/balance roundrobin/g)).toHaveLength(3);
+  });
+
+  it('gives every http frontend the maintenance rules, reading the maps (no reload turns maintenance on or off), and tcp frontends none', () => {
+    const cfg = renderConfig(input);
+    const json = 'http-request return status 503 content-type "application/json" hdr cache-control no-store lf-string "%[fe_name,map(/tmp/gcap/h/maintenance-json.map)]" if { fe_name,map(/tmp/gcap/h/maintenance-json.map) -m found } { req.hdr(accept) -m sub -i application/json }';
+    const html = 'http-request return status 503 content-type "text/html; charset=utf-8" hdr cache-control no-store lf-string "%[fe_name,map(/tmp/gcap/h/maintenance-html.map)]" if { fe_name,map(/tmp/gcap/h/maintenance-html.map) -m found }';
+    expect(cfg.split(`    ${json}\n    ${html}\n`)).toHaveLength(3); // api and web
+    expect(cfg.slice(cfg.indexOf('frontend fe_db'), cfg.indexOf('backend be_db'))).not.toContain('http-request');
+    const inMaintenance = { ...desired, maintenance: { web: { message: 'back soon', since: '2026-12-03T09:00:00.000Z' } } };
+    expect(structureFingerprint({ ...input, desired: inMaintenance })).toBe(structureFingerprint(input));
   });
 
   it('applies settings: forwardfor on http frontends only, maxconn, timeouts', () => {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DesiredProxy, DesiredServer } from './desired';
 import { backendName, frontendProxyName, hostPort } from './frontend';
+import { HOLD_ACTION, HOLD_LUA_TIMEOUT } from './maintenance-hold';
+import { maintenanceRules, type MaintenanceMapPaths } from './maintenance-maps';
 
 /** HAProxy time value: a number with an optional unit (us, ms, s, m, h, d), e.g. `5s`, `1h`. */
 export type HaproxyTime = string;
@@ -75,6 +77,8 @@ export function resolveSettings(input: ProxySettingsInput = {}): ProxySettings {
 export interface ConfigPaths {
   adminSocket: string;
   serverState: string;
+  maintenanceMaps: MaintenanceMapPaths;
+  holdScript: string;
 }
 
 export interface ConfigInput {
@@ -100,6 +104,9 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     '    stats timeout 2m',
     `    server-state-file ${paths.serverState}`,
     `    hard-stop-after ${settings.hardStopAfter}`,
+    // Maintenance's --hold (maintenance-hold.ts); it also loads the hold map, with or without http frontends.
+    `    lua-load ${paths.holdScript}`,
+    `    tune.lua.session-timeout ${HOLD_LUA_TIMEOUT}`,
   ];
   if (settings.maxconn !== undefined) lines.push(`    maxconn ${settings.maxconn}`);
   lines.push(
@@ -108,7 +115,10 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     '    load-server-state-from-file global',
     // A request sent on a server connection that died before answering (a reused one, to a
     // docker-proxy that went down with dockerd, say) is sent again rather than failed, if idempotent.
-    '    retries 3',
+    // Retries are a second apart (HAProxy's turn-around: min(timeout connect, 1 s)), so 6 cover a
+    // refused window of ~6 s: docker-proxy is gone for the whole of a live-restore dockerd restart,
+    // measured 3.4–3.7 s, which 3 retries did not always cover (1 request in ~500 got a 503).
+    '    retries 6',
     '    retry-on conn-failure empty-response',
     `    timeout connect ${t.connect}`,
     `    timeout client ${t.client}`,
@@ -122,6 +132,8 @@ export function renderConfig({ paths, settings, desired }: ConfigInput): string 
     lines.push('', `frontend ${frontendProxyName(frontend.name)}`, `    mode ${frontend.mode}`, `    bind ${hostPort(frontend.bindAddress, frontend.port)}`);
     if (frontend.mode === 'http' && settings.idleCloseOnResponse) lines.push('    option idle-close-on-response');
     if (frontend.mode === 'http' && settings.forwardFor) lines.push('    option forwardfor');
+    // Always there, so that maintenance on and off are map changes, never a reload.
+    if (frontend.mode === 'http') lines.push(...maintenanceRules(paths.maintenanceMaps, HOLD_ACTION).map((rule) => `    ${rule}`));
     lines.push(`    default_backend ${backend}`);
     // roundrobin is a dynamic algorithm: required for `add server`.
     lines.push('', `backend ${backend}`, `    mode ${frontend.mode}`, '    balance roundrobin');

@@ -1,4 +1,4 @@
-import { emptyDesired, findServer, normalizeDesired, parseDesired, sameDesired, withFrontends, withoutServer, withServer } from './desired';
+import { emptyDesired, findServer, normalizeDesired, parseDesired, sameDesired, withFrontends, withMaintenance, withoutServer, withServer } from './desired';
 import type { Frontend } from './frontend';
 
 const web: Frontend = { name: 'web', bindAddress: '127.0.1.2', port: 80, mode: 'http' };
@@ -38,6 +38,16 @@ describe('desired proxy', () => {
     const two = normalizeDesired({ frontends: [api, web], servers: { web: [a, b], api: [], gone: [a] } });
     expect(sameDesired(one, two)).toBe(true);
     expect(one.servers).toEqual({ api: [], web: [a, b] });
+  });
+
+  it('keeps the frontends in maintenance through every change of frontends and servers, also names no frontend has yet', () => {
+    const answer = { message: 'back soon', since: '2026-12-03T09:00:00.000Z' };
+    let d = withMaintenance(withFrontends(emptyDesired(), [web]), { web: answer, later: { ...answer, holdSeconds: 5 } });
+    d = withServer(withFrontends(d, [web, api]), 'web', a);
+    d = withoutServer(d, 'web', 'a');
+    expect(d.maintenance).toEqual({ later: { ...answer, holdSeconds: 5 }, web: answer });
+    expect(parseDesired(JSON.stringify(d))).toEqual(d);
+    expect(withMaintenance(d, {})).not.toHaveProperty('maintenance');
   });
 
   it('round-trips through JSON and rejects other documents', () => {

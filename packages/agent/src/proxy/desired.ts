@@ -1,4 +1,5 @@
 import type { Frontend, ProxyServer, ServerState } from './frontend';
+import type { MaintenanceAnswer } from './maintenance-maps';
 
 /** A server as the agent wants it: where it is and which state it should be in. */
 export interface DesiredServer extends ProxyServer {
@@ -14,6 +15,12 @@ export interface DesiredProxy {
   frontends: Frontend[];
   /** Servers per frontend name; every frontend has an entry (possibly empty). */
   servers: Record<string, DesiredServer[]>;
+  /**
+   * Frontends answering 503 (by frontend name), see maintenance-maps.ts. Kept for names no frontend
+   * has yet: a component put in maintenance before it first runs here answers 503 from its start.
+   * Absent when none is.
+   */
+  maintenance?: Record<string, MaintenanceAnswer>;
 }
 
 export const emptyDesired = (): DesiredProxy => ({ frontends: [], servers: {} });
@@ -29,7 +36,24 @@ export function normalizeDesired(desired: DesiredProxy): DesiredProxy {
       .map((s) => ({ name: s.name, address: s.address, port: s.port, state: s.state }))
       .sort(byName);
   }
-  return { frontends, servers };
+  const maintenance = normalizeMaintenance(desired.maintenance ?? {});
+  return Object.keys(maintenance).length > 0 ? { frontends, servers, maintenance } : { frontends, servers };
+}
+
+function normalizeMaintenance(maintenance: Record<string, MaintenanceAnswer>): Record<string, MaintenanceAnswer> {
+  return Object.fromEntries(
+    Object.keys(maintenance)
+      .sort()
+      .map((name) => {
+        const { message, since, holdSeconds } = maintenance[name]!;
+        return [name, { message, since, ...(holdSeconds !== undefined && { holdSeconds }) }];
+      }),
+  );
+}
+
+/** Replaces which frontends answer 503 (frontend name → answer); frontends and servers stay. */
+export function withMaintenance(desired: DesiredProxy, maintenance: Record<string, MaintenanceAnswer>): DesiredProxy {
+  return normalizeDesired({ ...desired, maintenance });
 }
 
 /** Replaces the frontends; servers of frontends that remain are kept, the others dropped. */
@@ -45,7 +69,7 @@ export function withFrontends(desired: DesiredProxy, frontends: Frontend[]): Des
     if (binds.has(bind)) throw new Error(`two frontends bind ${bind}`);
     binds.add(bind);
   }
-  return normalizeDesired({ frontends, servers: desired.servers });
+  return normalizeDesired({ frontends, servers: desired.servers, maintenance: desired.maintenance });
 }
 
 export function findFrontend(desired: DesiredProxy, frontend: string): Frontend | undefined {
@@ -73,7 +97,7 @@ export const sameDesired = (a: DesiredProxy, b: DesiredProxy): boolean =>
 /** Parses persisted JSON, rejecting anything that is not a desired-proxy document. */
 export function parseDesired(text: string): DesiredProxy {
   const value = JSON.parse(text) as Partial<DesiredProxy> | null;
-  if (!value || !Array.isArray(value.frontends) || typeof value.servers !== 'object' || value.servers === null) {
+  if (!value || !Array.isArray(value.frontends) || typeof value.servers !== 'object' || value.servers === null || (value.maintenance !== undefined && (typeof value.maintenance !== 'object' || value.maintenance === null))) {
     throw new Error('not a desired-proxy document');
   }
   return normalizeDesired(value as DesiredProxy);

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import type { MaintenanceMapPaths } from './maintenance-maps';
 
 /** Every file the host's proxy keeps in its state directory. */
 export interface ProxyPaths {
@@ -18,6 +19,10 @@ export interface ProxyPaths {
   adminSocket: string;
   /** stdout/stderr of the master process. */
   log: string;
+  /** The map files of the frontends in maintenance, rendered from the desired state too. */
+  maintenanceMaps: MaintenanceMapPaths;
+  /** The Lua script of `--hold` (maintenance-hold.ts), rendered too. */
+  holdScript: string;
 }
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -35,6 +40,8 @@ export function proxyPaths(stateDir: string): ProxyPaths {
     masterSocket: join(dir, 'master.sock'),
     adminSocket: join(dir, 'admin.sock'),
     log: join(dir, 'haproxy.log'),
+    maintenanceMaps: { html: join(dir, 'maintenance-html.map'), json: join(dir, 'maintenance-json.map'), hold: join(dir, 'maintenance-hold.map') },
+    holdScript: join(dir, 'maintenance-hold.lua'),
   };
   for (const socket of [paths.masterSocket, paths.adminSocket]) {
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) throw new Error(`state dir ${dir} is too deep: unix socket path ${socket} exceeds ${MAX_SOCKET_PATH} bytes`);

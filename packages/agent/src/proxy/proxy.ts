@@ -1,7 +1,7 @@
 import { mkdir, unlink } from 'node:fs/promises';
 import { probeNewBinds } from './bind-probe';
 import { type ProxySettings, type ProxySettingsInput, renderConfig, renderServerState, resolveSettings, structureFingerprint } from './config';
-import { type DesiredProxy, type DesiredServer, emptyDesired, findFrontend, findServer, parseDesired, withFrontends, withoutServer, withServer } from './desired';
+import { type DesiredProxy, type DesiredServer, emptyDesired, findFrontend, findServer, parseDesired, withFrontends, withMaintenance, withoutServer, withServer } from './desired';
 import { UnknownFrontendError, UnknownServerError } from './errors';
 import { readIfExists, tempPathFor, writeFileAtomic, writeFileIfChanged } from './files';
 import {
@@ -16,6 +16,8 @@ import {
   frontendProxyName,
 } from './frontend';
 import { HaproxyProcess, type RunningProxy } from './haproxy-process';
+import { renderHoldScript } from './maintenance-hold';
+import { type MaintenanceAnswer, type MapEntries, maintenanceMapEntries, renderMapFile, sameEntries } from './maintenance-maps';
 import { type ProxyPaths, proxyPaths } from './paths';
 import { RuntimeApi, isNoSuchServer } from './runtime-api';
 import type { ServerStateRow } from './runtime-parse';
@@ -50,6 +52,14 @@ export interface HostProxy {
    * state has them (what a start loads). Throws when that state cannot be read: unknown is never empty.
    */
   servers(frontend: string): Promise<ServerStatus[]>;
+  /**
+   * Which http frontends answer 503, and with what (frontend name → answer; every other frontend
+   * serves): all of them replaced at once, without a reload, servers and containers untouched.
+   * Names no frontend has yet are kept, and answer from the frontend's start.
+   */
+  setMaintenance(answers: Record<string, MaintenanceAnswer>): Promise<void>;
+  /** The frontends in maintenance as last set (persisted: what a restarted agent finds). */
+  maintenance(): Promise<Record<string, MaintenanceAnswer>>;
   /** One server's {@link ServerStatus.liveConnections}; 0 when absent or when the proxy does not run. */
   liveConnections(frontend: string, server: string): Promise<number>;
   /**
@@ -151,33 +161,60 @@ export class HaproxyHostProxy implements HostProxy {
   }
 
   ensure(frontends: Frontend[]): Promise<void> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => {
       frontends.forEach(assertValidFrontend);
-      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
-      const previous = await this.loadDesired();
-      const next = withFrontends(previous, frontends);
+      return this.ensureNow((previous) => withFrontends(previous, frontends));
+    });
+  }
+
+  setMaintenance(answers: Record<string, MaintenanceAnswer>): Promise<void> {
+    return this.exclusive(async () => {
+      const next = withMaintenance(await this.loadDesired(), answers);
       const running = await this.process.running();
-      // Binds the running HAProxy holds are not probed; without one running, all of them are — those
-      // our previous HAProxy held with a grace period, as its last worker may still be exiting.
-      await probeNewBinds(running ? previous.frontends : [], next.frontends, { ours: running ? [] : previous.frontends });
-      await this.persist(next); // validates first: a config HAProxy refuses changes nothing
       const loaded = await this.readLoaded();
-      const fingerprint = structureFingerprint(this.configInput(next));
-      if (running && loaded?.masterPid === running.masterPid && loaded.fingerprint === fingerprint) {
-        await this.convergeAll(next);
+      if (running && (loaded?.masterPid !== running.masterPid || loaded.fingerprint !== structureFingerprint(this.configInput(next)))) {
+        // It runs a config without the maintenance rules (an older gantryd's): the reload the next
+        // ensure() would make, now, with the maps in place.
+        await this.ensureNow((previous) => withMaintenance(previous, answers));
         return;
       }
-      let now: RunningProxy;
-      try {
-        now = running ? await this.process.reload() : await this.process.start();
-      } catch (err) {
-        // Keep on disk what still runs, so that a later reload or restart does not pick up what failed.
-        await this.persist(previous).catch(() => undefined);
-        throw err;
-      }
-      await writeFileAtomic(this.paths.loaded, `${JSON.stringify({ masterPid: now.masterPid, fingerprint } satisfies Loaded)}\n`);
-      await this.convergeAll(next);
+      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+      await this.persist(next, 'servers-only'); // only map entries change: the config text does not
+      // Not running: a start loads the files. Running: the maps change in place.
+      if (running) await this.convergeMaps(next);
     });
+  }
+
+  async maintenance(): Promise<Record<string, MaintenanceAnswer>> {
+    return (await this.loadDesired()).maintenance ?? {};
+  }
+
+  /** Persists `change` of the desired state and makes the running HAProxy match it (start, seamless reload, or Runtime API); inside {@link exclusive}. */
+  private async ensureNow(change: (previous: DesiredProxy) => DesiredProxy): Promise<void> {
+    await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+    const previous = await this.loadDesired();
+    const next = change(previous);
+    const running = await this.process.running();
+    // Binds the running HAProxy holds are not probed; without one running, all of them are — those
+    // our previous HAProxy held with a grace period, as its last worker may still be exiting.
+    await probeNewBinds(running ? previous.frontends : [], next.frontends, { ours: running ? [] : previous.frontends });
+    await this.persist(next); // validates first: a config HAProxy refuses changes nothing
+    const loaded = await this.readLoaded();
+    const fingerprint = structureFingerprint(this.configInput(next));
+    if (running && loaded?.masterPid === running.masterPid && loaded.fingerprint === fingerprint) {
+      await this.convergeAll(next);
+      return;
+    }
+    let now: RunningProxy;
+    try {
+      now = running ? await this.process.reload() : await this.process.start();
+    } catch (err) {
+      // Keep on disk what still runs, so that a later reload or restart does not pick up what failed.
+      await this.persist(previous).catch(() => undefined);
+      throw err;
+    }
+    await writeFileAtomic(this.paths.loaded, `${JSON.stringify({ masterPid: now.masterPid, fingerprint } satisfies Loaded)}\n`);
+    await this.convergeAll(next);
   }
 
   addServer(frontend: string, server: ProxyServer, state: ServerState): Promise<void> {
@@ -301,11 +338,12 @@ export class HaproxyHostProxy implements HostProxy {
     const configChanged = (await readIfExists(this.paths.config)) !== config;
     const candidate = tempPathFor(this.paths.config);
     try {
+      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+      await this.writeMaps(desired); // before a validation: the config loads them (and the script)
       if (configChanged && validate === 'validate') {
         await writeFileAtomic(candidate, config);
         await this.process.validate(candidate);
       }
-      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
       await writeFileIfChanged(this.paths.desired, `${JSON.stringify(desired, null, 2)}\n`);
       this.lastDesired = desired;
       await writeFileIfChanged(this.paths.serverState, renderServerState(desired));
@@ -315,8 +353,40 @@ export class HaproxyHostProxy implements HostProxy {
     }
   }
 
-  /** Makes the current worker's servers match the desired ones, frontend by frontend. */
+  private async writeMaps(desired: DesiredProxy): Promise<void> {
+    const maps = maintenanceMapEntries(desired.maintenance ?? {});
+    const files = this.paths.maintenanceMaps;
+    for (const name of ['html', 'json', 'hold'] as const) await writeFileIfChanged(files[name], renderMapFile(maps[name]));
+    await writeFileIfChanged(this.paths.holdScript, renderHoldScript(files.hold));
+  }
+
+  /**
+   * Makes the current worker's maintenance maps what `desired` says. A request held (the hold map)
+   * must never meet a 503 it was not meant to, nor a request meant to be held pass: holds are
+   * added before the 503 answers, and taken away after them.
+   */
+  private async convergeMaps(desired: DesiredProxy): Promise<void> {
+    // Without an http frontend the config loads no 503 map (and nothing could answer 503): the files suffice.
+    if (!desired.frontends.some((f) => f.mode === 'http')) return;
+    const wanted = maintenanceMapEntries(desired.maintenance ?? {});
+    const files = this.paths.maintenanceMaps;
+    const set = async (name: 'html' | 'json' | 'hold', entries: MapEntries, live?: MapEntries): Promise<MapEntries> => {
+      const now = live ?? (await this.api.showMap(files[name]));
+      if (!sameEntries(now, entries)) await this.api.replaceMap(files[name], entries);
+      return entries;
+    };
+    const liveHold = await this.api.showMap(files.hold);
+    const wantedKeys = new Set(wanted.hold.map(([k]) => k));
+    const union = [...wanted.hold, ...liveHold.filter(([k]) => !wantedKeys.has(k))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const held = await set('hold', union, liveHold);
+    await set('html', wanted.html);
+    await set('json', wanted.json);
+    await set('hold', wanted.hold, held);
+  }
+
+  /** Makes the current worker's maintenance maps and servers match the desired ones, frontend by frontend. */
   private async convergeAll(desired: DesiredProxy): Promise<void> {
+    await this.convergeMaps(desired);
     for (const frontend of desired.frontends) {
       const backend = backendName(frontend.name);
       const live = await this.api.serversState(backend);

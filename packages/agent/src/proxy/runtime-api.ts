@@ -13,6 +13,7 @@ import {
   parseShowStat,
 } from './runtime-parse';
 import { type ServerLoad, type WorkerStats, serverLoads } from './server-load';
+import { type MapEntries, parseShowMap } from './maintenance-maps';
 
 /** Type filters of `show stat <proxy> <types> <sid>`. */
 const STAT_FRONTEND = 1;
@@ -215,6 +216,34 @@ export class RuntimeApi {
     if (/Server deleted|No such server/.test(out)) return true;
     if (/still has connections attached/.test(out)) return false;
     throw new RuntimeApiError(command, out);
+  }
+
+  /** The entries of a map file the config loaded (`show map <file>`), sorted by key. */
+  async showMap(file: string): Promise<MapEntries> {
+    const command = `show map ${file}`;
+    const out = await this.worker(command, true);
+    if (/^Unknown map identifier/.test(out.trim())) throw new RuntimeApiError(command, out);
+    return parseShowMap(out);
+  }
+
+  /**
+   * Replaces a map's entries at once: a new version is filled (one `add map` per entry, each value
+   * as a payload line, so spaces and `;` in it need no escaping) and committed. Requests see the
+   * old entries or the new ones, never a map half filled.
+   */
+  async replaceMap(file: string, entries: MapEntries): Promise<void> {
+    const prepare = `prepare map ${file}`;
+    const prepared = await this.worker(prepare);
+    const version = /New version created: (\d+)/.exec(prepared)?.[1];
+    if (!version) throw new RuntimeApiError(prepare, prepared);
+    for (const [key, value] of entries) {
+      const add = `add map @${version} ${file} <<\n${key} ${value}\n`;
+      const out = await this.worker(add);
+      if (out.trim() !== '') throw new RuntimeApiError(`add map @${version} ${file} ${key} …`, out);
+    }
+    const commit = `commit map @${version} ${file}`;
+    const out = await this.worker(commit);
+    if (out.trim() !== '') throw new RuntimeApiError(commit, out);
   }
 }
 

@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Etcd3 } from 'etcd3';
 import { deadlineIn, fencedCommit, FleetMirror, type FencedOp } from '@gantry/etcd';
-import { DEFAULT_HISTORY_LIMIT, valueOf, type ComponentStatus, type DesiredVersion, type HostRegistration, type KeyLayout, type RolloutRequest } from '@gantry/spec';
+import { DEFAULT_HISTORY_LIMIT, valueOf, type ComponentStatus, type DesiredVersion, type HostRegistration, type KeyLayout, type PrepullRequest, type RolloutRequest } from '@gantry/spec';
 import type { KeyProblem } from '../agent/desired-state';
 import type { Logger } from '../agent/logger';
 import { Election } from './election';
 import { DEFAULT_GONE_HOST_RETENTION_MS, hostKeys, sweepGoneHosts } from './gone-hosts';
 import { historyOverflow, intoHistory, planCancel, planStep, type PlannedWrite, type RolloutMemory } from './planner';
+import { stalePrepulls, type ActiveRollout } from './prepull-sweep';
 import { chunksOf } from './txn-chunks';
 
 /** A compare every transaction of a write holds on (besides the election fence): the key's mod revision (0: absent). */
@@ -197,6 +198,11 @@ export class RolloutCoordinator {
     } catch (err) {
       log.error('removing the keys of gone hosts failed; retrying on the next tick', { error: (err as Error)?.message });
     }
+    try {
+      await this.sweepPrepulls(mirror);
+    } catch (err) {
+      log.error('removing prepull keys of rollouts past their preflight failed; retrying on the next tick', { error: (err as Error)?.message });
+    }
     this.reportProblems(problems);
   }
 
@@ -226,6 +232,7 @@ export class RolloutCoordinator {
       lastRequest: this.lastRequests.get(component),
       recorded: mirror.get(keys.rolloutHistory(project, component, state.rollout)) !== undefined,
       hostDesired,
+      prepulls: this.prepullsOf(mirror, component),
       fleetDesired: mirror.value(keys.fleetDesired(project, component), 'fleet-desired'),
       now: new Date(),
       coordinator: this.opts.hostId,
@@ -253,6 +260,30 @@ export class RolloutCoordinator {
       const revision = await this.write(leaderValue, '', `gone host ${h.host}`, deletes, [{ key: keys.registration(project, h.host), modRevision: 0 }]);
       if (revision !== undefined) log.info('removed the status keys of a gone host', { host: h.host, keys: deletes.map((d) => d.key.slice(keys.project(project).length)) });
     }
+  }
+
+  /** Deletes the prepull keys no active preflight needs (left by a crash between chunks, a cancel, or by hand), each only if unchanged since read. */
+  private async sweepPrepulls(mirror: FleetMirror): Promise<void> {
+    const { keys, project, log } = this.opts;
+    const leaderValue = this.election.leaderValue;
+    if (leaderValue === undefined) return;
+    const active = new Map<string, ActiveRollout>();
+    for (const { ref, value } of mirror.records('rollout-request', keys.rolloutsPrefix(project))) {
+      active.set(ref.component, { id: value.id, state: mirror.value(keys.rolloutState(project, ref.component), 'rollout-state') });
+    }
+    const stored = [...mirror.records('prepull', keys.hostsPrefix(project))].map(({ key, ref, value }) => ({ key, component: ref.component, value, modRevision: mirror.modRevision(key) }));
+    const stale = stalePrepulls(stored, active);
+    if (stale.length === 0 || this.stopped || !this.election.isLeader()) return;
+    const revision = await this.write(leaderValue, '', 'stale prepull keys', stale.map((p) => ({ key: p.key, ifModRevision: p.modRevision })));
+    if (revision !== undefined) log.info('removed prepull keys no preflight needs', { keys: stale.map((p) => p.key.slice(keys.project(project).length)) });
+  }
+
+  /** This component's prepull keys by host, with their mod revisions. */
+  private prepullsOf(mirror: FleetMirror, component: string): Map<string, { value: PrepullRequest; modRevision: number }> {
+    const { keys, project } = this.opts;
+    const out = new Map<string, { value: PrepullRequest; modRevision: number }>();
+    for (const { key, ref, value } of mirror.records('prepull', keys.hostsPrefix(project))) if (ref.component === component) out.set(ref.host, { value, modRevision: mirror.modRevision(key) });
+    return out;
   }
 
   /** Plans and writes one step of the rollout of `component`; returns why it is held, if it is. */
@@ -295,6 +326,7 @@ export class RolloutCoordinator {
       statuses,
       hostDesired,
       hostDesiredRevisions,
+      prepulls: new Map([...this.prepullsOf(mirror, component)].map(([host, p]) => [host, p.value])),
       controlRevision: mirror.modRevision(controlKey),
       stateRevision: mirror.modRevision(stateKey),
       fleetDesired: mirror.value(keys.fleetDesired(project, component), 'fleet-desired'),

@@ -1,12 +1,13 @@
-import { KeyLayout, rolloutRequestSchema, type ComponentStatus, type DesiredVersion, type HostRegistration, type RolloutControl, type RolloutRequest, type RolloutState } from '@gantry/spec';
+import { KeyLayout, rolloutRequestSchema, type ComponentStatus, type DesiredVersion, type HostRegistration, type PrepullRequest, type PrepullStatus, type RolloutControl, type RolloutRequest, type RolloutState } from '@gantry/spec';
 import { historyOverflow, observesHostKey, planCancel, planStep, type PlanInput, type PlanStep, type RolloutMemory } from './planner';
 
 const keys = new KeyLayout();
 const P = 'demo';
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
+/** A request; without a preflight unless the policy asks for one (most cases here are about the batches). */
 function request(policy: Record<string, unknown> = {}, toVersion = 'v2'): RolloutRequest {
-  return rolloutRequestSchema.parse({ id: 'r1', component: 'web', toVersion, policy, createdBy: 'test', createdAt: new Date(T0).toISOString() });
+  return rolloutRequestSchema.parse({ id: 'r1', component: 'web', toVersion, policy: { preflight: false, ...policy }, createdBy: 'test', createdAt: new Date(T0).toISOString() });
 }
 
 /**
@@ -69,6 +70,15 @@ class World {
   fail(id: string, version: string) {
     this.statuses.set(id, { phase: 'failed', version: 'v1', targetVersion: version, containers: [], lastError: { reason: 'not ready in time', at: new Date(this.t).toISOString() }, observed: this.observed(id), updatedAt: new Date(this.t).toISOString() });
   }
+  /** Host `id` answers the prepull of rollout r1 in its status. */
+  prepulled(id: string, state: PrepullStatus['state'], extra: Partial<PrepullStatus> = {}) {
+    const s = this.statuses.get(id)!;
+    this.statuses.set(id, { ...s, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state, ...extra } });
+  }
+  prepullKey(id: string): PrepullRequest | undefined {
+    const v = this.etcd.get(keys.prepull(P, id, 'web'));
+    return v === undefined ? undefined : JSON.parse(v);
+  }
   hostKey(id: string): DesiredVersion | undefined {
     const v = this.etcd.get(keys.hostDesired(P, id, 'web'));
     return v === undefined ? undefined : JSON.parse(v);
@@ -82,6 +92,8 @@ class World {
       hostDesiredRevisions.set(id, this.revisions.get(keys.hostDesired(P, id, 'web'))!);
     }
     const fleet = this.etcd.get(keys.fleetDesired(P, 'web'));
+    const prepulls = new Map<string, PrepullRequest>();
+    for (const id of this.registrations.keys()) if (this.prepullKey(id)) prepulls.set(id, this.prepullKey(id)!);
     return {
       keys,
       project: P,
@@ -94,6 +106,7 @@ class World {
       statuses: this.statuses,
       hostDesired,
       hostDesiredRevisions,
+      prepulls,
       fleetDesired: fleet ? JSON.parse(fleet) : undefined,
       now: new Date(this.t),
       mono: this.mono ?? this.t,
@@ -627,6 +640,133 @@ describe('rollout planner', () => {
     for (const leftover of [planCancel({ ...base, recorded: true }), planCancel({ ...base, state: { ...w.state!, state: 'aborted' } })]) {
       expect(leftover).toEqual({ guards: plan.guards, writes: [{ key: keys.rolloutControl(P, 'web') }, { key: keys.rolloutState(P, 'web') }], unpinned: [] });
     }
+  });
+
+  describe('preflight', () => {
+    const hostWrites = (out: PlanStep) => out.writes.filter((x) => x.key.includes('/desired/'));
+
+    it('asks every selected host to pull, moves none, and runs once all pulled; its keys go as it leaves', () => {
+      const w = new World(3);
+      const req = request({ preflight: true, batch: { count: 2 } });
+      const first = w.step(req);
+      expect(w.state).toMatchObject({ state: 'preflight', hosts: [{ result: 'pending' }, { result: 'pending' }, { result: 'pending' }] });
+      expect(hostWrites(first)).toEqual([]);
+      for (const id of ['h1', 'h2', 'h3']) expect(w.prepullKey(id)).toMatchObject({ rollout: 'r1', version: 'v2' });
+      // Asked already: nothing written again while they pull.
+      w.prepulled('h1', 'pulled');
+      w.prepulled('h2', 'pulling', { progress: { layersDone: 1, layersTotal: 3, bytesDone: 5, bytesTotal: 50 } });
+      expect(w.step(req).writes.filter((x) => x.key.includes('/prepull/'))).toEqual([]);
+      expect(w.state!.hosts.map((h) => h.prepull)).toEqual(['pulled', undefined, undefined]);
+      expect(w.hostKey('h1')).toBeUndefined();
+      // An answer about another rollout does not count.
+      w.prepulled('h2', 'pulled');
+      w.prepulled('h3', 'pulled', { rollout: 'r0' });
+      w.step(req);
+      expect(w.state!.state).toBe('preflight');
+      w.prepulled('h3', 'pulled');
+      const out = w.step(req);
+      expect(w.state).toMatchObject({ state: 'running', message: 'preflight: 3 host(s) pulled v2' });
+      expect(w.state!.hosts.map((h) => h.prepull)).toEqual(['pulled', 'pulled', 'pulled']);
+      for (const id of ['h1', 'h2', 'h3']) expect(w.prepullKey(id)).toBeUndefined();
+      expect(out.writes.filter((x) => x.key.includes('/prepull/')).map((x) => x.value)).toEqual([undefined, undefined, undefined]);
+      // The first batch starts in the same step.
+      expect(w.updating()).toEqual(['h1', 'h2']);
+      expect(w.hostKey('h1')?.version).toBe('v2');
+    });
+
+    it('one failed pull fails the rollout, naming the host and the reason, with no host key written', () => {
+      const w = new World(3);
+      const req = request({ preflight: true, batch: { count: 3 } });
+      w.step(req);
+      w.prepulled('h1', 'pulled');
+      w.prepulled('h2', 'failed', { error: 'image app:v2 not found in registry reg (manifest unknown)' });
+      w.step(req);
+      // Judged once every host is: h3 still pulling.
+      expect(w.state!.state).toBe('preflight');
+      w.prepulled('h3', 'pulled');
+      const out = w.step(req);
+      const h = w.history().state;
+      expect(h.state).toBe('failed');
+      expect(h.message).toBe('preflight failed, no host was moved: h2: pre-pull of app:v2 failed: image app:v2 not found in registry reg (manifest unknown)');
+      expect(h.hosts.map((x: { id: string; result: string; prepull?: string }) => [x.id, x.result, x.prepull])).toEqual([['h1', 'pending', 'pulled'], ['h2', 'failed', 'failed'], ['h3', 'pending', 'pulled']]);
+      expect(hostWrites(out)).toEqual([]);
+      for (const id of ['h1', 'h2', 'h3']) {
+        expect(w.hostKey(id)).toBeUndefined();
+        expect(w.prepullKey(id)).toBeUndefined();
+      }
+      expect(JSON.parse(w.etcd.get(keys.fleetDesired(P, 'web'))!).version).toBe('v1');
+    });
+
+    it("a host that does not answer within the progress deadline (coordinator's clock) fails it, saying how far it got", () => {
+      const w = new World(2);
+      const req = request({ preflight: true, progressDeadlineSeconds: 30 });
+      w.step(req);
+      w.prepulled('h1', 'pulled');
+      w.prepulled('h2', 'pulling', { progress: { layersDone: 1, layersTotal: 2, bytesDone: 10, bytesTotal: 90 } });
+      w.mono = T0 + 30_000;
+      w.step(req);
+      expect(w.state!.state).toBe('preflight');
+      w.mono = T0 + 30_001;
+      w.step(req);
+      expect(w.history().state).toMatchObject({ state: 'failed', hosts: [{ prepull: 'pulled' }, { result: 'failed', error: 'pre-pull of v2 not done within 30 s (still pulling: 1/2 layers, 10/90 bytes)' }] });
+      // An agent that never answered is named as such.
+      const v = new World(1);
+      v.step(req);
+      v.mono = T0 + 31_000;
+      v.step(req);
+      expect(v.history().state.hosts[0].error).toMatch(/its agent never answered/);
+    });
+
+    it('a host lost during the preflight fails it (onHostLost fail) or is skipped (skip)', () => {
+      const w = new World(2);
+      const req = request({ preflight: true });
+      w.step(req);
+      w.prepulled('h1', 'pulled');
+      w.registrations.delete('h2');
+      w.step(req);
+      expect(w.history().state).toMatchObject({ state: 'failed', hosts: [{ id: 'h1' }, { id: 'h2', result: 'failed' }] });
+      expect(w.hostKey('h1')).toBeUndefined();
+
+      const s = new World(2);
+      const skip = request({ preflight: true, onHostLost: 'skip' });
+      s.step(skip);
+      s.prepulled('h1', 'pulled');
+      s.registrations.delete('h2');
+      s.step(skip);
+      expect(s.state).toMatchObject({ state: 'running', hosts: [{ id: 'h1', result: 'updating' }, { id: 'h2', result: 'skipped' }] });
+    });
+
+    it('abort during the preflight ends it, no host moved, its prepull keys deleted', () => {
+      const w = new World(2);
+      const req = request({ preflight: true });
+      w.step(req);
+      w.prepulled('h1', 'pulling');
+      w.control = { rollout: 'r1', action: 'abort', by: 'op', at: new Date(w.t).toISOString() };
+      const out = w.step(req);
+      expect(out.finished).toBe(true);
+      expect(w.history().state).toMatchObject({ state: 'aborted', message: 'aborted by op' });
+      expect(hostWrites(out)).toEqual([]);
+      for (const id of ['h1', 'h2']) expect(w.prepullKey(id)).toBeUndefined();
+    });
+
+    it('a request without the field (written before it existed) has a preflight', () => {
+      const old = rolloutRequestSchema.parse({ id: 'r1', component: 'web', toVersion: 'v2', policy: {}, createdBy: 'test', createdAt: new Date(T0).toISOString() });
+      expect(old.policy.preflight).toBe(true);
+      const w = new World(1);
+      w.step(old);
+      expect(w.state!.state).toBe('preflight');
+    });
+
+    it('a cancel deletes the prepull keys of its rollout, guarded, and no other', () => {
+      const w = new World(2);
+      w.step(request({ preflight: true }));
+      w.put(keys.prepull(P, 'h2', 'web'), JSON.stringify({ rollout: 'r0', version: 'v9' }));
+      const prepulls = new Map<string, { value: PrepullRequest; modRevision: number }>();
+      for (const id of ['h1', 'h2']) prepulls.set(id, { value: w.prepullKey(id)!, modRevision: w.revisions.get(keys.prepull(P, id, 'web'))! });
+      const plan = planCancel({ keys, project: P, component: 'web', state: w.state!, stateRevision: 7, hostDesired: new Map(), prepulls, now: new Date(T0), coordinator: 'h1' });
+      const deleted = plan.writes.filter((x) => x.key.includes('/prepull/'));
+      expect(deleted).toEqual([{ key: keys.prepull(P, 'h1', 'web'), ifModRevision: prepulls.get('h1')!.modRevision }]);
+    });
   });
 
   it('history keeps the newest entries by etcd revision', () => {

@@ -1,5 +1,5 @@
 import {
-  batchCount,
+  assignBatches,
   isFinalRolloutState,
   rolloutPolicySchema,
   rolloutRequestSchema,
@@ -8,6 +8,7 @@ import {
   type DesiredVersion,
   type HostRegistration,
   type KeyLayout,
+  type PrepullRequest,
   type RolloutControl,
   type RolloutHistoryEntry,
   type RolloutRequest,
@@ -40,6 +41,8 @@ export interface PlanInput {
   hostDesired: Map<string, DesiredVersion>;
   /** This component's fleet-desired value. */
   fleetDesired?: DesiredVersion;
+  /** This component's prepull keys by host id (the preflight's instructions); undefined: not known, every host's is written and deleted. */
+  prepulls?: Map<string, PrepullRequest>;
   /** This component's host-desired keys' mod revisions by host id: a status counts only once it observed the current one. */
   hostDesiredRevisions?: Map<string, number>;
   /** The mod revision of the stored control key (0 or undefined: none). */
@@ -70,6 +73,8 @@ export interface RolloutMemory {
   hosts: Record<string, { since?: number; readySince?: number; rollbackSince?: number }>;
   /** The etcd revision of the write that paused the rollout after its canary batch. */
   canaryPausedRevision?: number;
+  /** When this coordinator saw the preflight start (its deadline runs from there). */
+  preflightSince?: number;
 }
 
 export interface PlanStep {
@@ -132,6 +137,67 @@ export function intoHistory(keys: KeyLayout, project: string, entry: RolloutHist
   ];
 }
 
+/** What the preflight step shares with the rest of planStep. */
+interface PreflightContext {
+  writes: PlannedWrite[];
+  memory: RolloutMemory;
+  at: string;
+  lose: (h: RolloutHost, while_: string) => void;
+  deadlineMs: number;
+}
+
+/**
+ * The preflight: every selected host pulls the new version before any is moved. Each pending host
+ * is asked through its prepull key (written again whenever it is missing or names something else)
+ * and answers in its status; it is judged pulled, failed (its pull failed, or no answer within the
+ * progress deadline on this coordinator's clock) or lost (its registration gone: the onHostLost
+ * policy). Once every host is judged, the rollout runs — or, when any failed, fails naming each of
+ * them, no host moved.
+ */
+function preflight(input: PlanInput, state: RolloutState, ctx: PreflightContext): void {
+  const { keys, project, request, mono } = input;
+  const { writes, memory, at } = ctx;
+  const to = request.toVersion;
+  const deadlineS = request.policy.progressDeadlineSeconds;
+  memory.preflightSince ??= mono; // a new coordinator: the deadline restarts (a longer wait, never a shorter one)
+  const undecided = (h: RolloutHost) => h.result === 'pending' && h.prepull === undefined;
+  for (const h of state.hosts.filter(undecided)) {
+    if (!input.registrations.has(h.id)) {
+      ctx.lose(h, `during the preflight, before its update to ${to}`);
+      continue;
+    }
+    const answer = input.statuses.get(h.id)?.prepull;
+    const ours = answer?.rollout === request.id && answer.version === to ? answer : undefined;
+    if (ours?.state === 'pulled') {
+      h.prepull = 'pulled';
+      continue;
+    }
+    if (ours?.state === 'failed' || mono - memory.preflightSince > ctx.deadlineMs) {
+      const progress = ours?.progress ? `: ${ours.progress.layersDone}/${ours.progress.layersTotal} layers, ${ours.progress.bytesDone}/${ours.progress.bytesTotal} bytes` : '';
+      const late = ours ? `still pulling${progress}` : 'its agent never answered (an agent without preflight, or one that cannot read its prepull key)';
+      h.result = 'failed';
+      h.prepull = 'failed';
+      h.error = ours?.state === 'failed' ? `pre-pull of ${ours.image} failed: ${ours.error ?? 'unknown error'}` : `pre-pull of ${to} not done within ${deadlineS} s (${late})`;
+      h.finishedAt = at;
+      continue;
+    }
+    const asked = input.prepulls?.get(h.id);
+    if (asked?.rollout !== request.id || asked.version !== to) {
+      writes.push({ key: keys.prepull(project, h.id, request.component), value: JSON.stringify({ rollout: request.id, version: to, setAt: at } satisfies PrepullRequest) });
+    }
+  }
+  if (state.hosts.some(undecided)) return;
+  memory.preflightSince = undefined;
+  const failed = state.hosts.filter((h) => h.result === 'failed');
+  if (failed.length > 0) {
+    state.state = 'failed';
+    state.message = `preflight failed, no host was moved: ${failed.map(hostProblem).join('; ')}`;
+  } else {
+    state.state = 'running';
+    state.message = `preflight: ${state.hosts.filter((h) => h.prepull === 'pulled').length} host(s) pulled ${to}`;
+  }
+}
+
 /**
  * One step of a rolling update: from the request, the stored state, the operator's control and
  * what the fleet reports, the next state and the etcd writes that go with it. Pure: the caller
@@ -172,16 +238,17 @@ export function planStep(input: PlanInput): PlanStep {
       .filter((r) => selectsHost(policy.hosts, r))
       .map((r) => r.hostId)
       .sort();
-    const canary = Math.min(policy.canary, selected.length);
-    const rest = selected.length - canary;
-    const size = batchCount(policy.batch, selected.length);
-    const hosts: RolloutHost[] = selected.map((id, i) => {
-      const batch = canary > 0 ? (i < canary ? 0 : 1 + Math.floor((i - canary) / size)) : Math.floor(i / size);
+    const cut = assignBatches(selected, policy);
+    const hosts: RolloutHost[] = cut.hosts.map(({ id, batch }) => {
       const fromVersion = input.statuses.get(id)?.version;
       return { id, batch, ...(fromVersion !== undefined && { fromVersion }), result: 'pending' };
     });
-    const batches = (canary > 0 ? 1 : 0) + Math.ceil(rest / size);
-    state = { rollout: request.id, state: 'running', toVersion: to, hosts, batches, currentBatch: 0, startedAt: at, updatedAt: at };
+    const batches = cut.batches;
+    state = { rollout: request.id, state: policy.preflight ? 'preflight' : 'running', toVersion: to, hosts, batches, currentBatch: 0, startedAt: at, updatedAt: at };
+    if (policy.preflight) {
+      state.message = `preflight: every selected host pulls ${to} before the first batch`;
+      memory.preflightSince = mono;
+    }
     if (selected.length === 0) {
       state.state = 'failed';
       state.message = 'no registered host matches the selector';
@@ -205,7 +272,8 @@ export function planStep(input: PlanInput): PlanStep {
         rewritten.add(h.id);
         continue;
       }
-      if (!['updating', 'ready', 'done', 'failed'].includes(h.result)) continue;
+      // A host never moved (failed in the preflight) has nothing to go back to.
+      if (!['updating', 'ready', 'done', 'failed'].includes(h.result) || h.startedAt === undefined) continue;
       if (h.fromVersion !== undefined) {
         // The version goes back; the config stays the stored one (an agent only ever has that spec):
         // a config change is undone by storing the old config and rolling it.
@@ -224,7 +292,7 @@ export function planStep(input: PlanInput): PlanStep {
 
   // The operator's instruction. Abort ends any rollout not over yet (hosts stay where they are);
   // the others apply only where they mean something (the CLI refuses them elsewhere).
-  const active = state.state === 'running' || state.state === 'paused';
+  const active = state.state === 'running' || state.state === 'paused' || state.state === 'preflight';
   if (control?.action === 'abort' && (active || state.state === 'rolling-back')) {
     state.message = `aborted by ${control.by}${state.state === 'rolling-back' ? ` during the rollback (${state.message ?? 'rolling back'})` : ''}`;
     state.state = 'aborted';
@@ -246,6 +314,8 @@ export function planStep(input: PlanInput): PlanStep {
       }
     }
   }
+
+  if (state.state === 'preflight') preflight(input, state, { writes, memory, at, lose, deadlineMs });
 
   // What the hosts report, from statuses that observed the host key this rollout wrote; every wait
   // on this coordinator's clock.
@@ -390,6 +460,14 @@ export function planStep(input: PlanInput): PlanStep {
   }
   if (state.state === 'paused' && state.pausedBy === 'canary' && input.state?.pausedBy !== 'canary') memory.canaryPausedRevision = undefined;
 
+  // Out of the preflight (done, failed, aborted, rolled back): its instructions to the hosts go.
+  const stored = input.state?.rollout === request.id ? input.state.state : undefined;
+  if ((stored === 'preflight' || stored === undefined) && state.state !== 'preflight') {
+    for (const h of state.hosts) {
+      const asked = input.prepulls ? input.prepulls.get(h.id)?.rollout === request.id : stored === 'preflight';
+      if (asked) writes.push({ key: keys.prepull(project, h.id, component) });
+    }
+  }
   const finished = isFinalRolloutState(state.state);
   if (finished) state.finishedAt ??= at;
   state.coordinator = input.coordinator ?? state.coordinator;
@@ -414,6 +492,8 @@ export interface CancelInput {
   lastRequest?: RolloutRequest;
   /** This component's host-desired values and their mod revisions, by host id. */
   hostDesired: Map<string, { value: DesiredVersion; modRevision: number }>;
+  /** This component's prepull keys and their mod revisions, by host id: the ones of this rollout go with it. */
+  prepulls?: Map<string, { value: PrepullRequest; modRevision: number }>;
   fleetDesired?: DesiredVersion;
   /** History already holds this rollout (the state is a leftover of a finished one). */
   recorded?: boolean;
@@ -470,6 +550,7 @@ export function planCancel(input: CancelInput): CancelPlan {
     coordinator: input.coordinator ?? input.state.coordinator,
   };
   const writes: PlannedWrite[] = unpinned.map((host) => ({ key: keys.hostDesired(project, host, component), ifModRevision: input.hostDesired.get(host)!.modRevision }));
+  for (const [host, asked] of input.prepulls ?? []) if (asked.value.rollout === id) writes.push({ key: keys.prepull(project, host, component), ifModRevision: asked.modRevision });
   writes.push({ key: keys.rolloutControl(project, component) }, { key: keys.rolloutState(project, component) });
   let entry: RolloutHistoryEntry | undefined;
   const request =

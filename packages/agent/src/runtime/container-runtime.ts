@@ -7,7 +7,7 @@ import { dockerUnavailable, withDockerDeadline } from './docker-deadline';
 import { daemonMessage, dockerStatus, isNotFound } from './docker-errors';
 import { demuxDockerOutput } from './docker-stream';
 import { execInContainer, type ExecResult } from './exec';
-import { ensureImage, type EnsureImageOptions, type ImageInfo } from './image';
+import { ensureImage, repositoryOf, type EnsureImageOptions, type ImageInfo } from './image';
 import { labelFilter, matchesSelector, newInstanceId, type ContainerSelector } from './labels';
 import { toManagedContainer, type ManagedContainer } from './managed-container';
 import { credentialsForImage, dockerConfigPath } from './registry-auth';
@@ -24,6 +24,14 @@ export interface CallOptions {
 
 /** Options of {@link ContainerRuntime.ensureImage}; credentials come from the user's Docker config. */
 export type EnsureImageRequest = Omit<EnsureImageOptions, 'credentials'>;
+
+/** An image dockerd has, for image retention. */
+export interface LocalImage {
+  /** "sha256:…". */
+  id: string;
+  /** Its "repo:tag" references. */
+  tags: string[];
+}
 
 /** Where and as what a component's container is created. */
 export interface CreateContext {
@@ -70,6 +78,12 @@ export interface ContainerRuntime {
   stop(id: string, timeoutMs: number, opts?: CallOptions): Promise<void>;
   /** Force-removes the container and its anonymous volumes. Gone is fine. */
   remove(id: string, opts?: CallOptions): Promise<void>;
+  /** The images with a tag of `repository` (image retention; optional: a runtime without it keeps every image). */
+  listImages?(repository: string, opts?: CallOptions): Promise<LocalImage[]>;
+  /** The image ids every container (any, in any state) was made from. */
+  imagesInUse?(opts?: CallOptions): Promise<Set<string>>;
+  /** Removes the reference `ref` (never forced: docker refuses while a container uses the image, and an image with other tags is only untagged). */
+  removeImage?(ref: string, opts?: CallOptions): Promise<void>;
   /**
    * True while docker is away, and for `withinMs` after it was last seen away (a call it did not
    * answer, its event stream cut by a restart). Checks through its published ports fail meanwhile
@@ -101,6 +115,9 @@ export function withSignal(runtime: ContainerRuntime, signal: AbortSignal | unde
     signal: (id, sig, opts) => runtime.signal(id, sig, o(opts)),
     stop: (id, timeoutMs, opts) => runtime.stop(id, timeoutMs, o(opts)),
     remove: (id, opts) => runtime.remove(id, o(opts)),
+    ...(runtime.listImages && { listImages: (repository: string, opts?: CallOptions) => runtime.listImages!(repository, o(opts)) }),
+    ...(runtime.imagesInUse && { imagesInUse: (opts?: CallOptions) => runtime.imagesInUse!(o(opts)) }),
+    ...(runtime.removeImage && { removeImage: (ref: string, opts?: CallOptions) => runtime.removeImage!(ref, o(opts)) }),
     ...(runtime.dockerAwayWithin && { dockerAwayWithin: (ms: number) => runtime.dockerAwayWithin!(ms) }),
     ...(runtime.watchDaemon && { watchDaemon: (onBack: () => void) => runtime.watchDaemon!(onBack) }),
   };
@@ -323,6 +340,34 @@ export class DockerContainerRuntime implements ContainerRuntime {
     }
     const found = await Promise.all(summaries.filter((s) => matchesSelector(s.Labels, filter)).map((s) => this.inspect(s.Id, opts)));
     return found.filter((c): c is ManagedContainer => c !== undefined).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  async listImages(repository: string, opts: CallOptions = {}): Promise<LocalImage[]> {
+    let images: Docker.ImageInfo[];
+    try {
+      images = await this.call('list images', opts, (abortSignal) => this.docker.listImages({ abortSignal } as Docker.ListImagesOptions));
+    } catch (err) {
+      throw new Error(`cannot list images: ${daemonMessage(err)}`, { cause: err });
+    }
+    return images.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => repositoryOf(t) === repository) })).filter((i) => i.tags.length > 0);
+  }
+
+  async imagesInUse(opts: CallOptions = {}): Promise<Set<string>> {
+    try {
+      const all = await this.call('list containers', opts, (abortSignal) => this.docker.listContainers({ all: true, abortSignal }));
+      return new Set(all.map((c) => c.ImageID));
+    } catch (err) {
+      throw new Error(`cannot list containers: ${daemonMessage(err)}`, { cause: err });
+    }
+  }
+
+  async removeImage(ref: string, opts: CallOptions = {}): Promise<void> {
+    try {
+      await this.call(`remove image ${ref}`, opts, (abortSignal) => this.docker.getImage(ref).remove({ abortSignal } as never) as unknown as Promise<unknown>);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw new Error(`cannot remove image ${ref}: ${daemonMessage(err)}`, { cause: err });
+    }
   }
 
   exec(id: string, command: string[], timeoutMs: number, opts: CallOptions = {}): Promise<ExecResult> {

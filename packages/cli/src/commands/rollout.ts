@@ -21,20 +21,13 @@ import {
   summaryLine,
   type RolloutRecords,
 } from '../rollout/view-model';
+import { readRollout } from '../rollout/read-rollout';
+import { undoCommand } from './rollout/undo';
 import { runVerb } from '../run-verb';
 import { renderTable } from '../table';
 import { operator } from '../fleet/operator';
 
 const builder = (y: Argv) => withRolloutOptions(y) as never;
-
-/** The component's rollout records, read in one range get of the project's rollouts (which also shows keys that belong to no rollout). */
-async function readRollout(fleet: FleetClient, component: string): Promise<RolloutRecords & { controlModRevision: string }> {
-  const { entries } = await fleet.readPrefix(fleet.keys.rolloutsPrefix(fleet.project));
-  const records = readRecords({ keys: fleet.keys, project: fleet.project, component }, recordMap(fleet.keys, valuesOf(entries)));
-  const stored = entries.get(fleet.keys.rolloutRequest(fleet.project, component));
-  if (stored) records.requestModRevision = stored.modRevision;
-  return Object.assign(records, { controlModRevision: entries.get(fleet.keys.rolloutControl(fleet.project, component))?.modRevision ?? '0' });
-}
 
 /** The active rollout's request; none active (or an unreadable one) is refused, exit 2. */
 function activeRequest(fleet: FleetClient, component: string, records: RolloutRecords): RolloutRequest {
@@ -222,10 +215,10 @@ const historyCommand: CommandModule<object, RolloutArgs> = {
 
 export const rolloutCommand: CommandModule = {
   command: 'rollout <verb>',
-  describe: 'follow and steer rolling updates: status, watch, pause, resume, abort, rollback, history',
+  describe: 'follow and steer rolling updates: status, watch, pause, resume, abort, rollback, undo, history',
   builder: (y) =>
     y
-      .command([statusCommand, watchCommand, controlCommand('pause'), controlCommand('resume'), controlCommand('abort'), controlCommand('rollback'), historyCommand] as CommandModule[])
-      .demandCommand(1, 'name a verb: status, watch, pause, resume, abort, rollback or history'),
+      .command([statusCommand, watchCommand, controlCommand('pause'), controlCommand('resume'), controlCommand('abort'), controlCommand('rollback'), undoCommand, historyCommand] as CommandModule[])
+      .demandCommand(1, 'name a verb: status, watch, pause, resume, abort, rollback, undo or history'),
   handler: () => undefined,
 };

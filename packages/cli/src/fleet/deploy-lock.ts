@@ -1,4 +1,4 @@
-import { lockRecordSchema, type LockRecord } from '@gantry/spec';
+import { lockRecordSchema, type KeyLayout, type LockRecord, type RecordSource } from '@gantry/spec';
 import { CliError } from '../cli-error';
 import { ExitCode } from '../exit-codes';
 import type { FleetClient, StoredValue } from './fleet-client';
@@ -45,6 +45,12 @@ export function describeLock(stored: StoredLock): string {
 
 const heldByOther = (stored: StoredLock | undefined, holder: string): stored is StoredLock => stored !== undefined && stored.lock?.holder !== holder;
 
+/** The project's lock and the component's, as stored now (absent: undefined). */
+export const readLocks = async (fleet: FleetClient, component: string): Promise<[StoredLock | undefined, StoredLock | undefined]> => [await readLock(fleet), await readLock(fleet, component)];
+
+/** The first of `locks` someone other than `holder` holds (an unreadable one counts as held). */
+export const blockingLock = (locks: ReadonlyArray<StoredLock | undefined>, holder: string): StoredLock | undefined => locks.find((l) => heldByOther(l, holder));
+
 /**
  * The project's and the component's locks, for a verb that changes what runs: refused (exit 5,
  * naming who, why and since when) while another holds either; with `waitS`, waits up to that long
@@ -55,8 +61,8 @@ const heldByOther = (stored: StoredLock | undefined, holder: string): stored is 
 export async function lockGuards(fleet: FleetClient, component: string, opts: { holder: string; waitS?: number; signal?: AbortSignal }): Promise<Array<{ key: string; modRevision: string }>> {
   const deadline = Date.now() + (opts.waitS ?? 0) * 1000;
   for (;;) {
-    const locks = [await readLock(fleet), await readLock(fleet, component)];
-    const blocking = locks.find((l) => heldByOther(l, opts.holder));
+    const locks = await readLocks(fleet, component);
+    const blocking = blockingLock(locks, opts.holder);
     if (!blocking) {
       return [fleet.keys.lock(fleet.project), fleet.keys.lock(fleet.project, component)].map((key, i) => ({ key, modRevision: locks[i]?.modRevision ?? '0' }));
     }
@@ -74,3 +80,16 @@ export async function lockGuards(fleet: FleetClient, component: string, opts: { 
 
 /** `--lock-wait SECONDS`, for the verbs that check locks. */
 export const lockWaitOption = { type: 'number', default: 0, describe: "seconds to wait for someone else's deploy lock to go before giving up (exit 5)" } as const;
+
+/** The project's locks among parsed records (a mirror, or a range read), project lock first: what `gantry status` shows. */
+export function locksIn(records: RecordSource, keys: KeyLayout, project: string): StoredLock[] {
+  const locks: StoredLock[] = [];
+  for (const [key, record] of records.entries(keys.lock(project))) {
+    if (record.problem !== undefined) locks.push({ key, modRevision: '', problem: record.problem });
+    else if (record.ref.kind === 'lock') locks.push({ key, modRevision: '', lock: record.value as LockRecord });
+  }
+  return locks.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** A lock for --json: its key and record, or its problem. */
+export const lockJson = (l: StoredLock) => ({ key: l.key, ...(l.lock ?? {}), ...(l.problem && { problem: l.problem }) });

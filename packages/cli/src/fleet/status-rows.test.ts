@@ -143,6 +143,14 @@ describe('status rows', () => {
     const [row] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ drain: { container: 'c', connectionsLeft: 1, deadline: ago(1) } })]]));
     expect(statusCells(row, now)[5]).toBe('1 conn, deadline passed');
   });
+
+  it('shows maintenance beside the phase (the containers keep theirs)', () => {
+    const maintenance = { message: 'back soon', since: ago(60), httpPorts: [80], tcpPorts: [] };
+    const [on] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ maintenance })]]));
+    expect(statusCells(on, now)[3]).toBe('running, maintenance (503)');
+    const [held] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ maintenance: { ...maintenance, holdSeconds: 5 } })]]));
+    expect(statusCells(held, now)[3]).toBe('running, maintenance (503, hold 5s)');
+  });
 });
 
 describe('row diff', () => {
@@ -184,7 +192,7 @@ describe('status rows (property)', () => {
         const rows = buildStatusRows(keys, P, records);
         const shown = new Set(rows.filter((r) => r.kind === 'invalid').map((r) => r.key));
         for (const bad of invalidRecords(records, keys.hostsPrefix(P))) {
-          const silent = bad.ref !== undefined && bad.ref.kind === 'host-desired'; // desired values are the agent's to report
+          const silent = bad.ref !== undefined && (bad.ref.kind === 'host-desired' || bad.ref.kind === 'prepull'); // desired values and prepull requests are the agent's to report
           if (!silent) expect(shown).toContain(bad.key);
         }
         for (const row of rows) statusCells(row, now);

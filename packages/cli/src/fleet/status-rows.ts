@@ -1,5 +1,6 @@
 import { valueOf, type ComponentStatus, type FleetRecord, type KeyLayout, type RecordSource } from '@gantry/spec';
 import { ageSince, formatAge } from './age';
+import { prepullText } from './prepull-cell';
 
 /**
  * The pure half of `gantry status`: turns the raw key → value map of a project's hosts prefix
@@ -64,7 +65,8 @@ const invalidRow = (id: string, host: string, component: string | null, register
 
 /**
  * Builds the rows of one project from the records under `keys.hostsPrefix(project)`. Keys outside
- * the layout, of other projects, and host-level desired versions are ignored; keys under a host
+ * the layout, of other projects, host-level desired versions and prepull requests are ignored (the
+ * agent reports an invalid one in its record); keys under a host
  * that name nothing valid are rows of their own, and so is a host segment that is not a valid id.
  */
 export function buildStatusRows(keys: KeyLayout, project: string, source: RecordSource): StatusRow[] {
@@ -141,7 +143,11 @@ export function errorCell(error: RowError | undefined): string {
 export function statusCells(row: StatusRow, now: Date): string[] {
   const s = row.status;
   const component = row.component ?? (row.kind === 'agent' ? '(agent)' : '-');
-  const phase = s?.phase ?? (row.kind === 'invalid' ? 'invalid' : row.kind === 'no-status' ? 'no status yet' : '-');
+  const basePhase = s?.phase ?? (row.kind === 'invalid' ? 'invalid' : row.kind === 'no-status' ? 'no status yet' : '-');
+  // Maintenance is beside the phase, not one: the containers keep their phase while the proxy answers 503.
+  const inMaintenance = s?.maintenance ? `${basePhase}, maintenance (503${s.maintenance.holdSeconds ? `, hold ${s.maintenance.holdSeconds}s` : ''})` : basePhase;
+  // A rollout's pre-pull too: the host pulls in the background, whatever its phase.
+  const phase = s?.prepull ? `${inMaintenance}, ${prepullText(s.prepull)}` : inMaintenance;
   const health = s?.health ? `${s.health.state}${s.health.failing.length ? ` (failing: ${s.health.failing.join(', ')})` : ''}` : '-';
   let draining = '-';
   if (s?.drain) {

@@ -1,5 +1,6 @@
 import type { RolloutHistoryEntry, RolloutRequest } from '@gantry/spec';
 import { ExitCode } from '../exit-codes';
+import { describeLock, lockJson, locksIn } from '../fleet/deploy-lock';
 import { etcdReason, type FleetClient } from '../fleet/fleet-client';
 import type { Reporter } from '../reporter';
 import { renderTable } from '../table';
@@ -32,6 +33,8 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
   let lastKey: string | undefined;
   let lastRows = new Map<string, string>();
   let view: RolloutView | undefined;
+  /** Deploy locks held now: they hold no running rollout, but the next deploy or undo (shown so that nobody is surprised then). */
+  let locks: ReturnType<typeof locksIn> = [];
   let trouble: string | undefined;
   let finish: (outcome: LiveOutcome) => void = () => undefined;
   const done = new Promise<LiveOutcome>((resolve) => (finish = resolve));
@@ -41,11 +44,11 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
     const now = new Date();
     const status = trouble ? `etcd: ${trouble}` : 'watching (Ctrl-C to detach; the rollout goes on)';
     const table = view.rows.length ? renderTable(HOST_HEADER, view.rows.map(hostCells)) : 'no hosts yet (waiting for the coordinator)';
-    const problems = view.problems.map((p) => `warning: ${p}`).join('\n');
+    const problems = [...locks.map(describeLock), ...view.problems.map((p) => `warning: ${p}`)].join('\n');
     process.stdout.write(`\x1b[H\x1b[2J${project}/${component} at ${now.toISOString().slice(11, 19)} — ${status}\n${summaryLine(view)}\n\n${table}\n${problems ? `\n${problems}\n` : ''}`);
   };
 
-  const mirror = fleet.mirror([keys.rollout(project, component), keys.hostsPrefix(project)], (e) => {
+  const mirror = fleet.mirror([keys.rollout(project, component), keys.hostsPrefix(project), keys.lock(project)], (e) => {
     trouble = `${etcdReason(e)}; retrying`;
     if (tty) redraw();
     else err(`warning: etcd at ${fleet.endpoints.join(', ')}: ${trouble}`);
@@ -62,7 +65,8 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
     }
     const now = new Date();
     view = buildRolloutView(request, records, statusesByHost(where, mirror), now);
-    const key = changeKey(view);
+    locks = locksIn(mirror, keys, project);
+    const key = `${changeKey(view)}|${locks.map(describeLock).join('|')}`;
     if (tty) {
       redraw();
       lastKey = key;
@@ -71,13 +75,14 @@ export async function followRollout(fleet: FleetClient, request: RolloutRequest,
     if (key === lastKey) return;
     lastKey = key;
     if (opts.json) {
-      out(JSON.stringify({ event: 'change', at: now.toISOString(), ...view }));
+      out(JSON.stringify({ event: 'change', at: now.toISOString(), ...view, locks: locks.map(lockJson) }));
       return;
     }
     const stamp = now.toISOString();
     out(`${stamp}  ${summaryLine(view)}`);
     const rows = new Map(view.rows.map((r) => [r.host, hostCells(r).join('  ')]));
     for (const [host, line] of rows) if (lastRows.get(host) !== line) out(`${stamp}    ${line}`);
+    for (const l of locks) out(`${stamp}    ${describeLock(l)}`);
     for (const p of view.problems) out(`${stamp}    warning: ${p}`);
     lastRows = rows;
   };

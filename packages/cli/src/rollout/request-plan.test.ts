@@ -26,7 +26,7 @@ describe('buildRequest', () => {
       id: meta.id,
       component: 'web',
       toVersion: 'v2',
-      policy: { batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail' },
+      policy: { batch: { count: 1 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail', preflight: true },
       createdBy: 'ops@box',
       createdAt: '2026-01-02T03:04:05.000Z',
     });
@@ -35,8 +35,9 @@ describe('buildRequest', () => {
 
   it('turns every flag into the policy', () => {
     const request = buildRequest({ component: 'web', tag: 'v2.1', batch: '25%', canary: 1, minReady: 30, progressDeadline: 120, autoRollback: true, hosts: 'zone=a,tier=web' }, meta);
-    expect(request.policy).toEqual({ batch: { percent: 25 }, canary: 1, minReadySeconds: 30, progressDeadlineSeconds: 120, autoRollback: true, hosts: { labels: { zone: 'a', tier: 'web' } }, onHostLost: 'fail' });
+    expect(request.policy).toEqual({ batch: { percent: 25 }, canary: 1, minReadySeconds: 30, progressDeadlineSeconds: 120, autoRollback: true, hosts: { labels: { zone: 'a', tier: 'web' } }, onHostLost: 'fail', preflight: true });
     expect(buildRequest({ component: 'web', tag: 'v2', onHostLost: 'skip' }, meta).policy.onHostLost).toBe('skip');
+    expect(buildRequest({ component: 'web', tag: 'v2', preflight: false }, meta).policy.preflight).toBe(false);
     expect(buildRequest({ component: 'web', tag: 'v2', batch: '3', hosts: 'h1,h2' }, meta).policy).toMatchObject({ batch: { count: 3 }, hosts: { ids: ['h1', 'h2'] } });
   });
 

@@ -29,6 +29,8 @@ export interface DeployFlags {
   hosts?: string;
   /** `fail` or `skip`: what a host that loses its registration mid-rollout does to the rollout. */
   onHostLost?: string;
+  /** false (`--no-preflight`): no pre-pull before the first batch. Absent: the policy's default (true). */
+  preflight?: boolean;
 }
 
 const invalid = (message: string, details: Record<string, unknown> = {}) => new CliError(message, ExitCode.invalidInput, details);
@@ -79,6 +81,7 @@ export function buildRequest(flags: DeployFlags, meta: { id: string; createdBy: 
     }
     policy.onHostLost = flags.onHostLost;
   }
+  if (flags.preflight !== undefined) policy.preflight = flags.preflight;
   const raw = { id: meta.id, component: flags.component, toVersion: flags.tag, policy, createdBy: meta.createdBy, createdAt: meta.createdAt.toISOString() };
   const parsed = parseValue(rolloutRequestSchema, raw, 'the rollout request');
   if (!parsed.ok) throw invalid(parsed.error.problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems: parsed.error.problems });

@@ -10,7 +10,7 @@ const request: RolloutRequest = {
   id: 'r-1',
   component: 'web',
   toVersion: 'v2',
-  policy: { batch: { count: 2 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail' },
+  policy: { batch: { count: 2 }, canary: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, autoRollback: false, hosts: { all: true }, onHostLost: 'fail', preflight: true },
   createdBy: 'ops@box',
   createdAt: '2026-01-01T00:00:00.000Z',
 };
@@ -57,6 +57,29 @@ describe('the rollout view', () => {
     expect(cells.h3[7]).toBe('2 conns, 20s left');
     // An invalid status is left out: the host's row still shows the coordinator's view.
     expect(cells.h4).toEqual(['h4', '3', 'failed', '-', 'v1 → v2', '-', '-', '-', 'not ready in time']);
+  });
+
+  it("shows a host whose proxy answers 503 for the component (maintenance) beside its phase", () => {
+    const maintenance = { message: 'back soon', since: '2026-01-01T00:00:00.000Z', httpPorts: [80], tcpPorts: [] };
+    const withMaintenance = recordMap(keys, [[keys.status('p', 'h1', 'web'), status({ version: 'v2', maintenance })]]);
+    const [h1] = buildRolloutView(request, readRecords(where, rolloutEntries()), statusesByHost(where, withMaintenance), now).rows;
+    expect(h1).toMatchObject({ host: 'h1', phase: 'running, maintenance (503)', maintenance: true });
+  });
+
+  it("shows each host's pre-pull of this rollout in the preflight, with its progress; one of another rollout is not shown", () => {
+    const preflight = readRecords(where, rolloutEntries({ [keys.rolloutState('p', 'web')]: JSON.stringify({ ...state, state: 'preflight', hosts: state.hosts.map((h) => ({ ...h, result: 'pending' })) }) }));
+    const prepull = (rollout: string, fields: Record<string, unknown>) => ({ rollout, version: 'v2', image: 'app:v2', ...fields });
+    const answers = recordMap(keys, [
+      [keys.status('p', 'h1', 'web'), status({ prepull: prepull('r-1', { state: 'pulling', progress: { layersDone: 1, layersTotal: 2, bytesDone: 10_000_000, bytesTotal: 20_000_000 } }) })],
+      [keys.status('p', 'h2', 'web'), status({ prepull: prepull('r-1', { state: 'pulled', imageId: 'sha256:1' }) })],
+      [keys.status('p', 'h3', 'web'), status({ prepull: prepull('r-0', { state: 'failed', error: 'not found' }) })],
+    ]);
+    const view = buildRolloutView(request, preflight, statusesByHost(where, answers), now);
+    expect(summaryLine(view)).toMatch(/: preflight,/);
+    const cells = Object.fromEntries(view.rows.map((r) => [r.host, hostCells(r)]));
+    expect(cells.h1.slice(3, 6)).toEqual(['running, pre-pull v2: pulling 1/2 layers 10/20 MB', 'v1 → v2', '[#####.....] 1/2 layers 10/20 MB']);
+    expect(view.rows[1]).toMatchObject({ phase: 'running, pre-pull v2: pulled', prepull: 'pulled' });
+    expect(view.rows[2]).toMatchObject({ phase: 'running' });
   });
 
   it('is pending, without hosts, before the coordinator writes a state (or with a stale state of another rollout)', () => {

@@ -11,6 +11,7 @@ import {
   type RolloutState,
 } from '@gantry/spec';
 import { formatAge } from '../fleet/age';
+import { prepullText } from '../fleet/prepull-cell';
 
 /**
  * The pure half of the rollout live view and `gantry rollout status`: from the keys under a
@@ -77,6 +78,10 @@ export interface HostRowView {
   pull?: { layersDone: number; layersTotal: number; bytesDone: number; bytesTotal: number };
   ready: string;
   drain?: { connectionsLeft: number; deadline: string; secondsLeft: number };
+  /** The host's proxy answers 503 for the component (`gantry maintenance on`): the rollout goes on behind it. */
+  maintenance?: boolean;
+  /** The host's answer to this rollout's pre-pull (the preflight). */
+  prepull?: 'pulling' | 'pulled' | 'failed';
   error?: string;
 }
 
@@ -127,16 +132,21 @@ export function buildRolloutView(request: RolloutRequest, records: Pick<RolloutR
   const froms = [...new Set(hosts.map((h) => h.fromVersion).filter((v): v is string => Boolean(v)))];
   const rows: HostRowView[] = hosts.map((h) => {
     const status = statuses.get(h.id);
+    // The host's answer to this rollout's pre-pull (one about another rollout is not this one's).
+    const prepull = status?.prepull?.rollout === request.id ? status.prepull : undefined;
     const row: HostRowView = {
       host: h.id,
       batch: h.batch,
       result: h.result,
-      phase: status?.phase ?? '-',
+      phase: [status?.phase ?? '-', ...(status?.maintenance ? ['maintenance (503)'] : []), ...(prepull ? [prepullText(prepull)] : [])].join(', '),
       version: `${h.fromVersion ?? '-'} → ${request.toVersion}`,
       ready: readyCell(status, h.readySince, now),
     };
     if (status?.version) row.serving = status.version;
+    if (status?.maintenance) row.maintenance = true;
     if (status?.phase === 'pulling' && status.pull) row.pull = { ...status.pull };
+    else if (prepull?.state === 'pulling' && prepull.progress) row.pull = { ...prepull.progress };
+    if (prepull) row.prepull = prepull.state;
     if (status?.drain) {
       row.drain = { connectionsLeft: status.drain.connectionsLeft, deadline: status.drain.deadline, secondsLeft: Math.max(0, Math.ceil((Date.parse(status.drain.deadline) - now.getTime()) / 1000)) };
     }

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { describeLock, parseLock, readLock } from '../../fleet/deploy-lock';
+import { describeLock, lockJson, parseLock, readLock } from '../../fleet/deploy-lock';
 import { withFleet } from '../../fleet/fleet-client';
 import { runVerb } from '../../run-verb';
 import { withLockOptions, type LockArgs } from './lock-options';
@@ -24,7 +24,7 @@ export const lockStatusCommand: CommandModule<object, LockArgs> = {
         }
         const locks = [...(projectLock ? [projectLock] : []), ...componentLocks];
         reporter.result(
-          { project: fleet.project, locked: locks.length > 0, locks: locks.map((l) => ({ key: l.key, ...(l.lock ?? {}), ...(l.problem && { problem: l.problem }) })) },
+          { project: fleet.project, locked: locks.length > 0, locks: locks.map(lockJson) },
           locks.length ? locks.map(describeLock) : [`not locked: ${fleet.project}${component ? ` (${component})` : ''}`],
         );
       });

@@ -1,0 +1,4 @@
+export * from './link-address';
+export * from './link-environment';
+export * from './link-host';
+export * from './link-ports';
