@@ -10,7 +10,7 @@ const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: 
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/bench/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

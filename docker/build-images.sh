@@ -3,8 +3,10 @@
 # registry (run as `npm run images`):
 #
 #   gantry/node-base:<node version>-<hash>   FROM scratch: the host's node binary and its libraries
-#   gantry/demo-app:{v1,v2,v3,v4,broken}     docker/demo-app on top of node-base (v3, v4: for
-#                                            image retention, which needs four versions)
+#   gantry/demo-app:{v1,v2,v3,v4,broken,deaf} docker/demo-app on top of node-base (v3, v4: for
+#                                            image retention, which needs four versions; deaf:
+#                                            its PID 1 ignores SIGTERM, so a stop takes the
+#                                            whole stop timeout)
 #   <registry>/gantry/demo-app:{…}           the same, pushed to the registry from env.json
 #
 # Re-runs are cheap: every image carries a hash of its inputs (the node-base tag, a label on the
@@ -21,7 +23,7 @@ BUILD=$APP_SRC/build
 DEV_HOME=${GANTRY_DEV_HOME:-/tmp/gantry-dev}
 ENV_FILE=$DEV_HOME/env.json
 NODE_BIN=/usr/bin/node
-VARIANTS=(v1 v2 v3 v4 broken)
+VARIANTS=(v1 v2 v3 v4 broken deaf)
 HASH_LABEL=org.gantry.inputs-hash
 HINT='start the local services with `npm run services -- up`'
 export DOCKER_BUILDKIT=0 # the engine here has no buildx; the classic builder is all we need
@@ -133,7 +135,7 @@ APP_FILES_HASH=$(cd "$APP_CTX" && sha256sum Dockerfile server.js healthcheck.js 
 
 build_variant() { # build_variant VARIANT IMAGE HASH
   local flavor=ok
-  [ "$1" = broken ] && flavor=broken
+  case $1 in broken | deaf) flavor=$1 ;; esac
   quietly "$BUILD/logs/demo-app-$1.log" docker build -t "$2" --label "$HASH_LABEL=$3" \
     --build-arg "BASE=$BASE_IMAGE" --build-arg "APP_VERSION=$1" --build-arg "APP_FLAVOR=$flavor" "$APP_CTX"
 }

@@ -156,7 +156,10 @@ function shutdown(signal) {
     }, CLOSE_STREAMS_MS).unref();
   }
 }
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+// The deaf flavor's PID 1 ignores SIGTERM, as shell scripts and many runtimes without a handler do:
+// only the SIGKILL at the end of Docker's stop timeout ends it.
+if (FLAVOR === 'deaf') process.on('SIGTERM', () => log('SIGTERM ignored (deaf flavor): waiting for SIGKILL'));
+else process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 server.listen(PORT, '0.0.0.0', () => {

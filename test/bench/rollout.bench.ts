@@ -3,33 +3,42 @@
  *
  *   1. REAL fleets (BENCH_ROLLOUT_REAL, default "3,10"): real gantryd processes (AgentProcess,
  *      --lease-ttl 3), one shared dockerd, one HAProxy per host on 127.0.1.N, local etcd;
- *      rollout batch 2, minReadySeconds 0.
- *   2. A SIMULATED fleet (BENCH_ROLLOUT_SIM, default "500"): that many real `Agent` objects in this
- *      one process, sharing one etcd client, against the REAL etcd, but each with an in-memory
+ *      rollout batch 2, minReadySeconds 0. Then BENCH_ROLLOUT_DEAF (default "5") hosts of a
+ *      SIGTERM-deaf app (stopTimeout 10 s): its wall time does not contain the stop timeouts.
+ *   2. A SIMULATED fleet (BENCH_SIM_HOSTS, default "10000"; several sizes comma-separated): that
+ *      many real `Agent` objects in BENCH_SIM_PROCS child processes (default one per 2,500 hosts),
+ *      each process sharing one etcd client, against the REAL etcd, each agent with an in-memory
  *      engine (test/support/simulated-host.ts: no Docker, no HAProxy; start 50 ms + "ready" 20 ms,
- *      no ready or health checks); rollout batch 10%, minReadySeconds 0. This is a SIMULATION: it
+ *      no ready or health checks); the agents are no coordinator candidates: the REAL coordinator
+ *      runs alone in a child process of its own (test/support/coordinator-process.ts), which reports
+ *      its memory and its passes. Rollout batch 10%, minReadySeconds 0, no preflight (in-memory
+ *      pulls measure nothing; and a 10,000-host state carrying each host's preflight verdict is at
+ *      etcd's 1.5 MiB request limit). This is a SIMULATION: it
  *      measures the coordination (etcd, watches, coordinator, agents' reconcile loops), not container work.
  *
  * Figures per rollout:
  *   wall time          request key written → history entry seen by a watch
  *   batch wall         first host of the batch told (state record startedAt) → last host of the batch done (finishedAt)
  *   slowest host       the slowest host of the batch, its own update: its first status naming the target
- *                      version (updatedAt) → its status running the target version (updatedAt)
+ *                      version (updatedAt: the time of its write) → its status running the target version;
+ *                      simulation: from its new container's start less the simulated work (start + ready ms)
  *   overhead           batch wall − slowest host
  *   etcd writes        store revision delta (request put → history entry's mod revision), divided by the
  *                      hosts updated. WRITES (revisions) only, no reads and no watches; the etcd is shared,
  *                      so any other writer at the time shows too. Also the number of key changes under the
- *                      project seen by a watch over the same span (a transaction is one revision, several keys).
+ *                      project seen by a watch over the same span (a transaction is one revision, several keys),
+ *                      and the revisions by writer: agents' status records, the coordinator's (rollout
+ *                      records, host and fleet desired keys), anything else.
+ *   coordinator memory the coordinator's process.memoryUsage() (simulation: its own process; real fleets:
+ *                      the RSS of the gantryd that leads, agent included), and its passes during the rollout.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { createHostEngine } from '@gantry/agent';
-import { Agent } from '@gantry/agent/dist/agent/agent';
-import { createLogger } from '@gantry/agent/dist/agent/logger';
-import { PrefixWatcher } from '@gantry/etcd';
+import { Mirror, PrefixWatcher } from '@gantry/etcd';
 import {
   componentStatusSchema,
   coordinatorRecordSchema,
@@ -37,6 +46,7 @@ import {
   rolloutHistoryEntrySchema,
   rolloutRequestSchema,
   type BatchSize,
+  type ComponentInput,
   type ComponentStatus,
   type RolloutHistoryEntry,
 } from '@gantry/spec';
@@ -44,7 +54,7 @@ import { ensureDemoImages, serviceEnv, waitFor } from '@gantry/testkit';
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
-import { simulatedEngine } from '../support/simulated-host';
+import { startCoordinatorProcess, startSimulatedFleet } from '../support/simulated-fleet';
 import { fmt, median, printTable } from './stats';
 
 const PORT = 80;
@@ -57,7 +67,14 @@ const sizes = (text: string | undefined, fallback: string) =>
     .map(Number)
     .filter((n) => n > 0);
 const REAL = sizes(process.env.BENCH_ROLLOUT_REAL, '3,10');
-const SIM = sizes(process.env.BENCH_ROLLOUT_SIM, '500');
+/**
+ * Real fleets of a SIGTERM-deaf app (BENCH_ROLLOUT_DEAF, default "5"): the demo app with
+ * APP_FLAVOR=deaf, stopTimeout 10 s, batch 2. Drained is done: the wall time has no stop timeout in it.
+ */
+const DEAF = sizes(process.env.BENCH_ROLLOUT_DEAF, '5');
+const DEAF_STOP_TIMEOUT_MS = 10_000;
+const SIM = sizes(process.env.BENCH_SIM_HOSTS ?? process.env.BENCH_ROLLOUT_SIM, '10000');
+const SIM_PROCS = Number(process.env.BENCH_SIM_PROCS ?? 0);
 const SIM_START_MS = Number(process.env.BENCH_ROLLOUT_SIM_START_MS ?? 50);
 const SIM_READY_MS = Number(process.env.BENCH_ROLLOUT_SIM_READY_MS ?? 20);
 
@@ -80,40 +97,86 @@ interface RolloutFigures {
   batches: BatchFigures[];
   revisions: number;
   keyChanges: number;
+  /** Revisions by writer: agents' status records, the coordinator's records, others. */
+  revisionsBy: { status: number; coordinator: number; other: number };
   state: string;
+  /** The state's message at the end. */
+  message?: string;
+  /** One host's status writes (the first of batch 1), as the live view saw them. */
+  sample?: { host: string; writes: string[] };
+  /** The host whose coordinator drove it (the state's `coordinator`). */
+  coordinatorHost?: string;
+  /** What the coordinator cost, when it could be read. */
+  coordinator?: CoordinatorFigures;
+}
+
+interface CoordinatorFigures {
+  where: string;
+  rssBytes: number;
+  heapUsedBytes?: number;
+  passes?: number;
+  stepped?: number;
+  passMeanMs?: number;
+  passMaxMs?: number;
+  stateWrites?: number;
+  stateHeld?: number;
+}
+
+/** Which writer a revision's keys are of: an agent's status or record, the coordinator's, another. */
+function writerOf(kinds: Set<string>): keyof RolloutFigures['revisionsBy'] {
+  if (kinds.has('status') || kinds.has('agent')) return 'status';
+  for (const k of kinds) if (k.startsWith('rollout-') || k === 'host-desired' || k === 'fleet-desired' || k === 'prepull') return 'coordinator';
+  return 'other';
 }
 
 /** Hosts' own update times from their status records, per host. */
-function trackHostUpdates(to: string) {
+/**
+ * `simulatedWorkMs` (a simulation): a host's update is taken to begin that long before its new
+ * container's start (its record in the status) — the simulated work, by construction — since
+ * under a loaded event loop its first status may be folded into its last (see StatusWriter).
+ */
+function trackHostUpdates(to: string, simulatedWorkMs?: number) {
   const begun = new Map<string, number>();
   const done = new Map<string, number>();
+  /** Each host's status writes over the rollout, as `+ms phase`, from its first. */
+  const writes = new Map<string, { first: number; steps: string[] }>();
   const take = (host: string, s: ComponentStatus) => {
     const at = Date.parse(s.updatedAt);
+    const w = writes.get(host) ?? { first: at, steps: [] };
+    writes.set(host, w);
+    const what = [s.phase, s.version && `${s.version}${s.targetVersion ? `→${s.targetVersion}` : ''}`, s.drain && 'drain', s.teardown && 'teardown'].filter(Boolean).join(' ');
+    w.steps.push(`+${at - w.first}ms ${what}`);
     const running = s.phase === 'running' && s.version === to;
-    if (!begun.has(host) && s.targetVersion === to && !running) begun.set(host, at);
+    if (simulatedWorkMs !== undefined) {
+      const started = s.containers.find((c) => c.version === to)?.startedAt;
+      if (running && started && !begun.has(host)) begun.set(host, Date.parse(started) - simulatedWorkMs);
+    } else if (!begun.has(host) && s.targetVersion === to && !running) begun.set(host, at);
     if (begun.has(host) && !done.has(host) && running) done.set(host, at);
   };
-  return { take, own: (host: string) => (begun.has(host) && done.has(host) ? done.get(host)! - begun.get(host)! : NaN) };
+  return { take, own: (host: string) => (begun.has(host) && done.has(host) ? done.get(host)! - begun.get(host)! : NaN), writes: (host: string) => writes.get(host)?.steps ?? [] };
 }
 
 /**
  * Writes a rollout request to `to` and waits for its history entry, watching the whole project
  * meanwhile. The fleet must be settled on the previous version.
  */
-async function measureRollout(etcd: Etcd3, project: string, label: string, hostCount: number, to: string, batch: BatchSize, timeoutMs: number): Promise<RolloutFigures> {
+async function measureRollout(etcd: Etcd3, project: string, label: string, hostCount: number, to: string, batch: BatchSize, timeoutMs: number, simulatedWorkMs?: number, preflight = true): Promise<RolloutFigures> {
   const id = `bench-${randomBytes(3).toString('hex')}`;
   const historyKey = keys.rolloutHistory(project, 'web', id);
-  const tracker = trackHostUpdates(to);
+  const tracker = trackHostUpdates(to, simulatedWorkMs);
   let requestRevision = Infinity;
   let historySeenAt = 0;
   let historyRevision = 0;
   const changeRevisions: number[] = [];
+  const kindsByRevision = new Map<number, Set<string>>();
   const watcher = new PrefixWatcher({
     client: etcd,
     prefix: keys.project(project),
     onSnapshot: () => undefined,
     onChange: (c) => {
       changeRevisions.push(c.revision);
+      const kind = keys.parse(c.key)?.kind ?? 'other';
+      kindsByRevision.set(c.revision, (kindsByRevision.get(c.revision) ?? new Set()).add(kind));
       if (c.key === historyKey && c.type === 'put' && !historySeenAt) {
         historySeenAt = Date.now();
         historyRevision = c.revision;
@@ -127,7 +190,7 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
   });
   await watcher.start();
   try {
-    const request = rolloutRequestSchema.parse({ id, component: 'web', toVersion: to, policy: { batch, minReadySeconds: 0 }, createdBy: 'bench', createdAt: new Date().toISOString() });
+    const request = rolloutRequestSchema.parse({ id, component: 'web', toVersion: to, policy: { batch, minReadySeconds: 0, preflight }, createdBy: 'bench', createdAt: new Date().toISOString() });
     const writtenAt = Date.now();
     const put = await etcd.put(keys.rolloutRequest(project, 'web')).value(JSON.stringify(request)).exec();
     requestRevision = Number(put.header.revision);
@@ -161,7 +224,13 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
       batches,
       revisions: historyRevision - requestRevision,
       keyChanges: changeRevisions.filter((r) => r > requestRevision && r <= historyRevision).length,
+      revisionsBy: [...kindsByRevision]
+        .filter(([r]) => r > requestRevision && r <= historyRevision)
+        .reduce((by, [, kinds]) => ({ ...by, [writerOf(kinds)]: by[writerOf(kinds)] + 1 }), { status: 0, coordinator: 0, other: 0 }),
       state: entry.state.state,
+      coordinatorHost: entry.state.coordinator,
+      message: entry.state.message,
+      sample: ((h) => h && { host: h.id, writes: tracker.writes(h.id) })(entry.state.hosts.find((h) => h.batch === 1) ?? entry.state.hosts[0]),
     };
   } finally {
     await watcher.stop();
@@ -186,7 +255,37 @@ function report(f: RolloutFigures): void {
     ['etcd writes (revisions) per host update', (f.revisions / f.hosts).toFixed(1)],
     ['  key changes under the project (watch)', String(f.keyChanges)],
     ['  key changes per host update', (f.keyChanges / f.hosts).toFixed(1)],
+    ['  per host update: agents\' status writes', (f.revisionsBy.status / f.hosts).toFixed(2)],
+    ['  per host update: coordinator writes', (f.revisionsBy.coordinator / f.hosts).toFixed(2)],
+    ['  per host update: other writes', (f.revisionsBy.other / f.hosts).toFixed(2)],
+    ...coordinatorRows(f.coordinator),
   ]);
+  if (f.state !== 'succeeded') console.log(`  ${f.state}: ${f.message?.slice(0, 600)}`);
+  if (f.sample) console.log(`  status writes of ${f.sample.host} seen by the watch: ${f.sample.writes.join(' · ')}`);
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+function coordinatorRows(c: CoordinatorFigures | undefined): string[][] {
+  if (!c) return [];
+  const rows = [[`coordinator memory (${c.where}), RSS`, mib(c.rssBytes)]];
+  if (c.heapUsedBytes !== undefined) rows.push(['coordinator memory, heap used', mib(c.heapUsedBytes)]);
+  if (c.passes !== undefined) {
+    rows.push(['coordinator passes during the rollout (rollout steps planned)', `${c.passes} (${c.stepped})`]);
+    rows.push(['coordinator pass time, mean / max', `${fmt(c.passMeanMs ?? NaN)} / ${fmt(c.passMaxMs ?? NaN)}`]);
+    rows.push(['coordinator state writes / steps held back', `${c.stateWrites} / ${c.stateHeld}`]);
+  }
+  return rows;
+}
+
+/** Resident memory of a process, from /proc (Linux), bytes. */
+function rssOf(pid: number | undefined): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    return Number(line?.match(/(\d+)/)?.[1] ?? NaN) * 1024;
+  } catch {
+    return NaN;
+  }
 }
 
 const statusOf = async (etcd: Etcd3, project: string, host: string) => {
@@ -196,9 +295,13 @@ const statusOf = async (etcd: Etcd3, project: string, host: string) => {
 
 /** Every host's status at once, from one range read (a fleet of 500 polled one by one would load etcd itself). */
 async function runningCount(etcd: Etcd3, project: string, version: string): Promise<number> {
-  const all = await etcd.getAll().prefix(keys.hostsPrefix(project)).strings();
+  return runningIn(Object.entries(await etcd.getAll().prefix(keys.hostsPrefix(project)).strings()), version);
+}
+
+/** How many of these host records are web statuses running `version` in one container. */
+function runningIn(records: Iterable<[string, string]>, version: string): number {
   let n = 0;
-  for (const [key, value] of Object.entries(all)) {
+  for (const [key, value] of records) {
     const parsed = keys.parse(key);
     if (parsed?.kind !== 'status' || parsed.component !== 'web') continue;
     const s = componentStatusSchema.safeParse(JSON.parse(value));
@@ -212,14 +315,14 @@ const coordinatorOf = async (etcd: Etcd3, project: string) => {
   return text === null ? undefined : coordinatorRecordSchema.parse(JSON.parse(text)).hostId;
 };
 
-async function realFleet(count: number): Promise<RolloutFigures> {
+async function realFleet(count: number, variant: { label: string; config: Partial<ComponentInput> } = { label: 'gantryd + HAProxy + container', config: {} }): Promise<RolloutFigures> {
   const env = serviceEnv();
   const project = `bench-ro-${randomBytes(3).toString('hex')}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'gantry-bench-rollout-'));
   const etcd = new Etcd3({ hosts: env.etcdEndpoints });
   let agents: AgentProcess[] = [];
   try {
-    await etcd.put(keys.config(project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 5_000 })));
+    await etcd.put(keys.config(project)).value(JSON.stringify(demoConfig(PORT, { drainTimeout: 5_000, ...variant.config })));
     await etcd.put(keys.fleetDesired(project, 'web')).value(JSON.stringify({ version: 'v1', setBy: 'bench' }));
     const addresses = await freeHostAddresses(count, PORT);
     const startedAt = Date.now();
@@ -231,7 +334,9 @@ async function realFleet(count: number): Promise<RolloutFigures> {
     });
     await waitFor(() => coordinatorOf(etcd, project), { what: 'a coordinator to be elected' });
     process.stderr.write(`  real fleet of ${count}: at v1 after ${fmt(Date.now() - startedAt)}\n`);
-    const f = await measureRollout(etcd, project, `real fleet (${count} gantryd + HAProxy + container)`, count, 'v2', { count: 2 }, 120_000 + count * 30_000);
+    const f = await measureRollout(etcd, project, `real fleet (${count} ${variant.label})`, count, 'v2', { count: 2 }, 120_000 + count * 30_000);
+    const leader = agents.find((a) => a.spec.hostId === f.coordinatorHost);
+    if (leader) f.coordinator = { where: `gantryd ${leader.spec.hostId}, agent included`, rssBytes: rssOf(leader.pid) };
     for (const a of agents) if (!a.running) process.stderr.write(`  warning: ${a.spec.hostId} exited during the rollout\n`);
     const ok = await statusOf(etcd, project, 'h1');
     if (ok?.version !== 'v2') process.stderr.write(`  warning: h1 runs ${ok?.version}\n`);
@@ -253,46 +358,52 @@ async function simulatedFleet(count: number): Promise<RolloutFigures> {
   const env = serviceEnv();
   const project = `bench-sim-${randomBytes(3).toString('hex')}`;
   const etcd = new Etcd3({ hosts: env.etcdEndpoints });
-  const log = createLogger({ host: 'sim', project }, 'error');
-  const agents: Agent[] = [];
+  const processes = SIM_PROCS > 0 ? SIM_PROCS : Math.max(1, Math.ceil(count / 2_500));
+  let fleet: Awaited<ReturnType<typeof startSimulatedFleet>> | undefined;
+  let coordinator: Awaited<ReturnType<typeof startCoordinatorProcess>> | undefined;
   try {
     const config = demoConfig(PORT, { readyChecks: [], healthChecks: [], drainTimeout: 1_000 });
     await etcd.put(keys.config(project)).value(JSON.stringify(config));
     await etcd.put(keys.fleetDesired(project, 'web')).value(JSON.stringify({ version: 'v1', setBy: 'bench' }));
     const startedAt = Date.now();
-    // Registered in chunks: 500 agents opening leases and watches all at once only measures a thundering herd.
-    const CHUNK = 50;
-    for (let i = 0; i < count; i += CHUNK) {
-      const chunk: Agent[] = [];
-      for (let j = i; j < Math.min(count, i + CHUNK); j++) {
-        const hostId = `s${j + 1}`;
-        chunk.push(
-          new Agent({
-            etcd,
-            keys,
-            engine: simulatedEngine({ startMs: SIM_START_MS, readyMs: SIM_READY_MS }),
-            ctx: { project, hostId, bindAddress: '127.0.0.1', publishAddress: '127.0.0.1' },
-            labels: {},
-            agentVersion: 'sim',
-            log: log.child({ host: hostId }),
-            leaseTtlS: 10,
-            resyncMs: 30_000,
-          }),
-        );
-      }
-      agents.push(...chunk);
-      await Promise.all(chunk.map((a) => a.start()));
-    }
+    fleet = await startSimulatedFleet({ etcd: env.etcdEndpoints, project, count, processes, startMs: SIM_START_MS, readyMs: SIM_READY_MS });
     const registeredMs = Date.now() - startedAt;
-    await waitFor(async () => (await runningCount(etcd, project, 'v1')) === count, { timeoutMs: 120_000 + count * 200, intervalMs: 500, what: `${count} simulated hosts to run v1` });
-    const registrations = (await etcd.getAll().prefix(keys.hostsPrefix(project)).keys()).filter((k) => keys.parse(k)?.kind === 'registration').length;
-    await waitFor(() => coordinatorOf(etcd, project), { what: 'a coordinator to be elected' });
-    process.stderr.write(`  simulated fleet of ${count}: all ${count} agents started after ${fmt(registeredMs)}, ${registrations} registrations in etcd, all at v1 after ${fmt(Date.now() - startedAt)}\n`);
-    // Let the v1 status writes settle so they do not count against the rollout.
-    await new Promise((r) => setTimeout(r, 2_000));
-    return await measureRollout(etcd, project, `SIMULATION (${count} in-process agents, in-memory engine, real etcd)`, count, 'v2', { percent: 10 }, 60_000 + count * 100);
+    // A fleet this size is read in pages (a single range of it is over gRPC's 4 MB message limit): a mirror of its statuses and registrations.
+    const hosts = new Mirror<string>({ client: etcd, prefixes: [keys.hostsPrefix(project)], decode: (key, text) => (['status', 'registration'].includes(keys.parse(key)?.kind ?? '') ? text : undefined) });
+    await hosts.start();
+    let registrations = 0;
+    try {
+      await waitFor(() => runningIn(hosts.entries(), 'v1') === count, { timeoutMs: 120_000 + count * 200, intervalMs: 2_000, what: `${count} simulated hosts to run v1` });
+      registrations = [...hosts.entries()].filter(([key]) => keys.parse(key)?.kind === 'registration').length;
+    } finally {
+      await hosts.stop();
+    }
+    coordinator = await startCoordinatorProcess({ etcd: env.etcdEndpoints, project, hostId: 'sim-coordinator' });
+    await waitFor(async () => (await coordinator!.stats()).leader, { timeoutMs: 60_000, intervalMs: 200, what: 'the coordinator process to lead' });
+    process.stderr.write(
+      `  simulated fleet of ${count} in ${processes} process(es) (RSS ${fleet.rssBytes.map(mib).join(', ')}): all agents started after ${fmt(registeredMs)}, ${registrations} registrations in etcd, all at v1 after ${fmt(Date.now() - startedAt)}\n`,
+    );
+    // Let the v1 status writes settle so they do not count against the rollout, and the coordinator's mirror fill.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const before = await coordinator.stats();
+    const f = await measureRollout(etcd, project, `SIMULATION (${count} agents in ${processes} processes, in-memory engine, real etcd and coordinator)`, count, 'v2', { percent: 10 }, 60_000 + count * 100, SIM_START_MS + SIM_READY_MS, false);
+    const after = await coordinator.stats();
+    const passes = after.passes.passes - before.passes.passes;
+    f.coordinator = {
+      where: 'its own process',
+      rssBytes: after.memory.rss,
+      heapUsedBytes: after.memory.heapUsed,
+      passes,
+      stepped: after.passes.stepped - before.passes.stepped,
+      passMeanMs: passes > 0 ? (after.passes.totalMs - before.passes.totalMs) / passes : NaN,
+      passMaxMs: after.passes.maxMs,
+      stateWrites: after.passes.stateWrites - before.passes.stateWrites,
+      stateHeld: after.passes.stateHeld - before.passes.stateHeld,
+    };
+    return f;
   } finally {
-    await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
+    await coordinator?.stop();
+    await fleet?.stop();
     await etcd.delete().prefix(keys.project(project));
     etcd.close();
   }
@@ -300,7 +411,7 @@ async function simulatedFleet(count: number): Promise<RolloutFigures> {
 
 export async function benchRollout(): Promise<void> {
   const results: RolloutFigures[] = [];
-  if (REAL.length > 0) await ensureDemoImages();
+  if (REAL.length + DEAF.length > 0) await ensureDemoImages();
   for (const n of REAL) {
     try {
       const f = await realFleet(n);
@@ -308,6 +419,17 @@ export async function benchRollout(): Promise<void> {
       results.push(f);
     } catch (err) {
       console.log(`\nreal fleet of ${n}: not measured: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  for (const n of DEAF) {
+    try {
+      const deaf = { label: `SIGTERM-deaf app, stopTimeout ${DEAF_STOP_TIMEOUT_MS / 1000} s`, config: { stopTimeout: DEAF_STOP_TIMEOUT_MS, environmentVariables: [{ name: 'APP_FLAVOR', value: 'deaf' }] } };
+      const f = await realFleet(n, deaf);
+      report(f);
+      console.log(`  ${n} hosts in ${Math.ceil(n / 2)} batches: wall ${fmt(f.wallMs)}, against ${fmt(Math.ceil(n / 2) * DEAF_STOP_TIMEOUT_MS)} of stop timeouts alone had each batch waited for them`);
+      results.push(f);
+    } catch (err) {
+      console.log(`\nreal fleet of ${n} (SIGTERM-deaf): not measured: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   for (const n of SIM) {
@@ -320,13 +442,14 @@ export async function benchRollout(): Promise<void> {
     }
   }
   if (results.length > 1) {
-    printTable('Rollouts compared', ['fleet', 'hosts', 'batches', 'wall', 'overhead/batch (median)', 'etcd writes/host'], results.map((f) => [
+    printTable('Rollouts compared', ['fleet', 'hosts', 'batches', 'wall', 'overhead/batch median (max)', 'etcd writes/host', 'coordinator RSS (heap)'], results.map((f) => [
       f.label.startsWith('SIMULATION') ? 'SIMULATION' : 'real',
       String(f.hosts),
       String(f.batches.length),
       fmt(f.wallMs),
-      fmt(median(f.batches.map((b) => b.overheadMs))),
+      `${fmt(median(f.batches.map((b) => b.overheadMs)))} (${fmt(Math.max(...f.batches.map((b) => b.overheadMs)))})`,
       (f.revisions / f.hosts).toFixed(1),
+      f.coordinator ? `${mib(f.coordinator.rssBytes)}${f.coordinator.heapUsedBytes !== undefined ? ` (${mib(f.coordinator.heapUsedBytes)})` : ''}` : '-',
     ]));
   }
 }

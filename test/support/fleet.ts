@@ -122,7 +122,10 @@ export class Fleet {
     return this.etcd.get(keys.hostDesired(this.project, this.agents[i].spec.hostId, 'web')).string();
   }
 
-  /** Waits until each agent in `which` (default all) reports `version` running with exactly one container. */
+  /**
+   * Waits until each agent in `which` (default all) reports `version` running with exactly one
+   * container: after the update was done, until its old containers' background teardowns ended too.
+   */
   async converged(version: string, timeoutMs = 90_000, which = this.agents.map((_, i) => i)): Promise<void> {
     await Promise.all(
       which.map((i) =>

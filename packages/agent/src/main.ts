@@ -12,6 +12,7 @@ import { installCrashHandlers } from './agent/crash-report';
 import { createLogger, type Logger } from './agent/logger';
 import { EXIT_HOST_ALREADY_RUNNING, HostAlreadyRunningError } from './agent/registration';
 import { createHostEngine, defaultStateDir } from './engine/host-engine';
+import { ContainerTeardowns } from './engine/teardown';
 import { startCoordinatorOnly } from './agent/coordinator-only';
 import { reloadEtcdCredentials } from './agent/credential-reload';
 import { COORDINATOR_MODES, type CoordinatorMode } from './rollout/coordinator-capability';
@@ -154,7 +155,8 @@ export async function main(argv: string[]): Promise<void> {
     etcd,
     keys,
     coordinatorMode: args.coordinator,
-    engine: { ...hostEngine, admission: policy.admission },
+    // One host-wide teardown: a drained container's stop never holds up an update or a rollout.
+    engine: { ...hostEngine, admission: policy.admission, teardown: new ContainerTeardowns(hostEngine.runtime) },
     ctx: { project: args.project!, hostId: args.host, bindAddress: args.bind, publishAddress: '127.0.0.1', links },
     labels,
     agentVersion,

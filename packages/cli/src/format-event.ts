@@ -11,11 +11,10 @@ export function formatEvent(event: EngineEvent): string | undefined {
     case 'observed': {
       const parts = [`serving ${event.serving.map(short).join(', ') || 'nothing'}`];
       if (event.draining.length) parts.push(`draining ${event.draining.map(short).join(', ')}`);
-      if (event.leftovers.length) parts.push(`leftovers ${event.leftovers.map(short).join(', ')}`);
+      if (event.leftovers.length) parts.push(`in no frontend ${event.leftovers.map(short).join(', ')} (to tear down)`);
+      if (event.tearingDown.length) parts.push(`tearing down ${event.tearingDown.map(short).join(', ')}`);
       return `observe  ${parts.join('; ')}`;
     }
-    case 'leftover-removed':
-      return `observe  removed leftover ${short(event.container)} (${event.reason})`;
     case 'ports-changed':
       return `observe  ${short(event.container)} published on ${event.to.host}:${event.to.port} now (was ${event.from.host}:${event.from.port}): proxy follows`;
     case 'up-to-date':
@@ -56,6 +55,12 @@ export function formatEvent(event: EngineEvent): string | undefined {
       return `stop     ${short(event.container)} stopped`;
     case 'removed':
       return `stop     ${short(event.container)} removed`;
+    case 'teardown-started':
+      return `teardown ${short(event.container)}: stopping in the background (stop timeout ${duration(event.stopTimeoutMs)})`;
+    case 'teardown-done':
+      return `teardown ${short(event.container)}: stopped and removed in ${duration(event.elapsedMs)}`;
+    case 'teardown-failed':
+      return `teardown ${short(event.container)} FAILED (the next run tries again): ${event.reason}`;
     default:
       return event satisfies never;
   }

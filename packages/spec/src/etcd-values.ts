@@ -79,7 +79,7 @@ export const componentStatusSchema = z.strictObject({
       z.strictObject({
         id: z.string(),
         version: z.string(),
-        role: z.enum(['serving', 'draining', 'leftover', 'starting']),
+        role: z.enum(['serving', 'draining', 'leftover', 'starting', 'tearing-down']),
         state: z.string(),
         startedAt: timestamp.optional(),
       }),
@@ -94,6 +94,11 @@ export const componentStatusSchema = z.strictObject({
     })
     .optional(),
   drain: z.strictObject({ container: z.string(), connectionsLeft: z.number().int().min(0), deadline: timestamp }).optional(),
+  /**
+   * While any runs: containers drained and out of every frontend, being stopped (with their stop
+   * timeout) and removed in the background. The update was done before they began; absent otherwise.
+   */
+  teardown: z.array(z.strictObject({ container: z.string(), since: timestamp, stopTimeoutMs: z.number().int().min(0) })).max(100).optional(),
   pull: pullProgressSchema.optional(),
   /** While the host's key `prepull/<component>` asks for it: the pull of a rollout's version before the rollout moves this host. */
   prepull: prepullStatusSchema.optional(),

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { serviceEnv } from './env';
 
 /** Variants of the demo app that docker/build-images.sh builds. */
-export type DemoVersion = 'v1' | 'v2' | 'broken';
+export type DemoVersion = 'v1' | 'v2' | 'broken' | 'deaf';
 
 /**
  * Reference of a demo-app image: the local tag, or with `registry` the copy pushed to the local

@@ -15,6 +15,12 @@ export interface LoadReport {
   durationMs: number;
   /** Requests per second actually achieved. */
   rate: number;
+  /**
+   * With `recordLatencies`: the latency (ms, request sent → response complete) of every 2xx
+   * response, in completion order. Failed requests are in `errors`/`non2xx`, not here: a refused
+   * connection fails in microseconds and would make a broken deploy look fast.
+   */
+  latenciesMs?: number[];
 }
 
 export interface LoadOptions {
@@ -25,6 +31,8 @@ export interface LoadOptions {
   rate?: number;
   /** Per-request timeout (ms); a request slower than this counts as an error. */
   timeoutMs?: number;
+  /** Keep every 2xx response's latency in `latenciesMs` (for percentiles; off by default). */
+  recordLatencies?: boolean;
 }
 
 export interface LoadRun {
@@ -40,9 +48,10 @@ export interface LoadRun {
  * deploy lost.
  */
 export function startLoad(opts: LoadOptions): LoadRun {
-  const { url, connections = 8, rate = 300, timeoutMs = 10_000 } = opts;
+  const { url, connections = 8, rate = 300, timeoutMs = 10_000, recordLatencies = false } = opts;
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const report: LoadReport = { sent: 0, ok: 0, non2xx: 0, errors: 0, byVersion: {}, firstSeen: {}, samples: [], durationMs: 0, rate: 0 };
+  const latencies: number[] | undefined = recordLatencies ? [] : undefined;
   const started = Date.now();
   const note = (what: string) => {
     if (report.samples.length < 10) report.samples.push(`${new Date().toISOString()} ${what}`);
@@ -53,12 +62,14 @@ export function startLoad(opts: LoadOptions): LoadRun {
   const one = (): Promise<void> =>
     new Promise<void>((resolve) => {
       report.sent++;
+      const sentAt = performance.now();
       const req = http.get(url, { agent, timeout: timeoutMs }, (res) => {
         const version = String(res.headers['x-app-version'] ?? 'unknown');
         res.resume();
         res.on('end', () => {
           if (res.statusCode! >= 200 && res.statusCode! < 300) {
             report.ok++;
+            latencies?.push(performance.now() - sentAt);
             report.byVersion[version] = (report.byVersion[version] ?? 0) + 1;
             report.firstSeen[version] ??= Date.now();
           } else {
@@ -100,7 +111,9 @@ export function startLoad(opts: LoadOptions): LoadRun {
   const finish = (): LoadReport => {
     report.durationMs = Date.now() - started;
     report.rate = Math.round((report.sent * 1000) / Math.max(1, report.durationMs));
-    return { ...report, byVersion: { ...report.byVersion }, firstSeen: { ...report.firstSeen }, samples: [...report.samples] };
+    const copy: LoadReport = { ...report, byVersion: { ...report.byVersion }, firstSeen: { ...report.firstSeen }, samples: [...report.samples] };
+    if (latencies) copy.latenciesMs = [...latencies];
+    return copy;
   };
   return {
     snapshot: finish,

@@ -17,6 +17,7 @@ import { appliedMaintenance, planMaintenance } from './maintenance-plan';
 import type { MaintenanceAnswer } from '../proxy/maintenance-maps';
 import { ProxyWatch } from './proxy-watch';
 import { StatusWriter } from './status-writer';
+import { stampStatus, statusPace } from './status-progress';
 import { fitAgentStatus } from './fit-status';
 import { HostAlreadyRunningError, registerHost } from './registration';
 import { RolloutCoordinator, type CoordinatorOptions } from '../rollout/coordinator';
@@ -95,6 +96,7 @@ export class Agent {
     if (opts.imageRetention) this.retention = new ImageRetention({ runtime: opts.engine.runtime, log: opts.log, ...opts.imageRetention });
     this.writer = new StatusWriter({ put: async (key, value) => void (await opts.etcd.put(key).value(value)), delete: async (key) => void (await opts.etcd.delete().key(key)) }, {
       onError: (key, err) => opts.log.warn('status write failed; will retry', { key, error: err.message }),
+      stamp: (key, value) => (opts.keys.parse(key)?.kind === 'status' ? stampStatus(value, new Date()) : value),
     });
   }
 
@@ -268,6 +270,8 @@ export class Agent {
       if (this.retiring.has(ci.component.name)) continue; // back in the config: a new worker once the old one is gone
       let worker = this.workers.get(ci.component.name);
       if (!worker) {
+        const statusKey = keys.status(ctx.project, ctx.hostId, ci.component.name);
+        let reported: ComponentStatus | undefined;
         worker = new ComponentWorker(ci.component.name, {
           engine: this.opts.engine,
           ctx,
@@ -275,7 +279,11 @@ export class Agent {
           retryBaseMs: this.opts.retryBaseMs,
           // What waited for a link's component to serve here starts once it does.
           onNewServing: () => this.workers.forEach((w) => w.linkMayServe()),
-          report: (status: ComponentStatus) => this.writer.set(keys.status(ctx.project, ctx.hostId, ci.component.name), JSON.stringify(status)),
+          // Steps under way and details are paced (a quick update's phases fold into a few writes); what a rollout waits for goes at once.
+          report: (status: ComponentStatus) => {
+            this.writer.set(statusKey, JSON.stringify(status), statusPace(reported, status));
+            reported = status;
+          },
           onConverged: (version, changed) => this.retainImages(ci.component.name, version, changed),
         });
         const name = ci.component.name;

@@ -1,6 +1,7 @@
 import type { ComponentStatus } from '@gantry/spec';
 import type { EngineEvent } from '../engine/events';
 import type { ListedContainer } from '../engine/list';
+import type { Teardown } from '../engine/teardown';
 
 const iso = (d: Date) => d.toISOString();
 
@@ -31,6 +32,13 @@ export function applyEvent(status: ComponentStatus, event: EngineEvent, now: Dat
       return { ...next, phase: 'draining', drain: { container: event.container, connectionsLeft: event.liveConnections, deadline: iso(event.deadline) } };
     case 'drained':
       return { ...next, drain: undefined };
+    // A teardown runs in the background, after (and beside) the update that began it.
+    case 'teardown-started':
+      return { ...next, teardown: [...withoutTeardown(status.teardown, event.container), { container: event.container, since: iso(event.since), stopTimeoutMs: event.stopTimeoutMs }].slice(0, 100) };
+    case 'teardown-done':
+      return { ...next, teardown: orNone(withoutTeardown(status.teardown, event.container)), containers: status.containers.filter((c) => c.id !== event.container) };
+    case 'teardown-failed':
+      return { ...next, teardown: orNone(withoutTeardown(status.teardown, event.container)) };
     case 'health':
       return {
         ...next,
@@ -39,6 +47,14 @@ export function applyEvent(status: ComponentStatus, event: EngineEvent, now: Dat
     default:
       return status;
   }
+}
+
+const withoutTeardown = (teardown: ComponentStatus['teardown'], container: string) => (teardown ?? []).filter((t) => t.container !== container);
+const orNone = <T>(list: T[]) => (list.length > 0 ? list : undefined);
+
+/** The teardown part of a status: the teardowns running now, the oldest 100 (absent when none). */
+export function teardownRecords(teardowns: Teardown[]): ComponentStatus['teardown'] {
+  return orNone(teardowns.slice(0, 100).map((t) => ({ container: t.container, since: iso(t.since), stopTimeoutMs: t.stopTimeoutMs })));
 }
 
 /** The containers part of a status, from what `listComponent` observed. */

@@ -8,7 +8,7 @@ import { updateComponent, type EngineDeps } from '../engine/update';
 import { watchHealth } from '../engine/watch-health';
 import { EngineError } from '../engine/errors';
 import { dockerUnavailable, type PublishedPort } from '../runtime/container-runtime';
-import { applyEvent, containerRecords, sameStatus } from './component-status';
+import { applyEvent, containerRecords, sameStatus, teardownRecords } from './component-status';
 import { fitComponentStatus } from './fit-status';
 import type { ComponentIntent, KeyProblem } from './desired-state';
 import type { Logger } from './logger';
@@ -233,7 +233,7 @@ export class ComponentWorker {
         await this.stopHealth();
         this.report({ ...renewed, phase: 'stopping', targetVersion: undefined });
         await stopComponent(engine, ctx, { config, component: this.name, onEvent: (e) => this.report(applyEvent(this.status, e, now())) });
-        this.report({ phase: 'stopped', containers: [], version: undefined, health: undefined, drain: undefined, lastError: problems[0] });
+        this.report({ phase: 'stopped', containers: [], version: undefined, health: undefined, drain: undefined, teardown: undefined, lastError: problems[0] });
         this.failed = undefined;
         return;
       }
@@ -260,6 +260,11 @@ export class ComponentWorker {
       if (!summary.unchanged) this.deps.onNewServing?.();
       const rows = await listComponent(engine, ctx, config, this.name);
       this.failed = undefined;
+      // Running once the old is drained and out of every frontend: its teardown, if any, goes on
+      // in the background and is shown beside (a rollout does not wait for it). One that ended
+      // since the listing is gone, or about to be: its row is not news.
+      const tearingDown = engine.teardown?.list(this.name) ?? [];
+      const gone = (r: (typeof rows)[number]) => r.role === 'tearing-down' && !tearingDown.some((t) => t.container === r.id);
       this.report({
         phase: 'running',
         version: summary.version,
@@ -267,7 +272,8 @@ export class ComponentWorker {
         image: summary.image,
         configHash: summary.configHash,
         configPending: summary.configHash !== configNow || undefined,
-        containers: containerRecords(rows),
+        containers: containerRecords(rows.filter((r) => !gone(r))),
+        teardown: teardownRecords(tearingDown),
         drain: undefined,
         pull: undefined,
         lastError: problems[0],

@@ -1,3 +1,13 @@
+/**
+ * How soon a value may be written (see `StatusWriter.set`): at least `spacingMs` after the key's
+ * previous write (default: the writer's `minIntervalMs`), and at least `holdMs` after the first
+ * value still waiting was set (default 0). A value that may wait rides on the write of one that may not.
+ */
+export interface StatusPace {
+  spacingMs?: number;
+  holdMs?: number;
+}
+
 /** Where status goes: etcd in the agent, a map in unit tests. */
 export interface StatusStore {
   put(key: string, value: string): Promise<void>;
@@ -7,6 +17,11 @@ export interface StatusStore {
 export interface StatusWriterOptions {
   /** Writes of one key are at least this far apart (ms); the latest value always gets written. */
   minIntervalMs?: number;
+  /**
+   * Turns a value into the text put, at the moment it is put (the agent dates a status by its
+   * write: a value that waited out the spacing says when it was written, not when it was set).
+   */
+  stamp?: (key: string, value: string) => string;
   /** Pause before retrying after a failed write (ms), doubled up to 5 s. */
   retryMs?: number;
   onError?(key: string, err: Error): void;
@@ -20,7 +35,13 @@ export interface StatusWriterOptions {
  */
 export class StatusWriter {
   private readonly written = new Map<string, string>();
+  /** The text last put at each key (the written value, stamped): what a watch shows of our own writes. */
+  private readonly stored = new Map<string, string>();
   private readonly pending = new Map<string, string>();
+  /** The most urgent pace asked since the key's last write, and when its first waiting value was set. */
+  private readonly pace = new Map<string, { spacingMs: number; holdMs: number; since: number }>();
+  /** When each key's timer fires. */
+  private readonly dueAt = new Map<string, number>();
   private readonly lastWriteAt = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<string>();
@@ -31,11 +52,24 @@ export class StatusWriter {
     private readonly opts: StatusWriterOptions = {},
   ) {}
 
-  /** Records the latest value of `key`; it is written soon unless it equals what was written. */
-  set(key: string, value: string): void {
+  /**
+   * Records the latest value of `key`; it is written soon unless it equals what was written.
+   * `pace`: how long it may wait (a step of work under way, a detail nobody waits for), folding
+   * into the next value; the default is as soon as `minIntervalMs` allows.
+   */
+  set(key: string, value: string, pace: StatusPace = {}): void {
     if (this.stopped) return;
     if (this.written.get(key) === value && !this.pending.has(key)) return;
     this.pending.set(key, value);
+    const asked = { spacingMs: pace.spacingMs ?? this.opts.minIntervalMs ?? 50, holdMs: pace.holdMs ?? 0 };
+    const was = this.pace.get(key);
+    this.pace.set(key, was ? { spacingMs: Math.min(was.spacingMs, asked.spacingMs), holdMs: Math.min(was.holdMs, asked.holdMs), since: was.since } : { ...asked, since: Date.now() });
+    // A value that may not wait as long as the one it replaces: the timer is brought forward.
+    const timer = this.timers.get(key);
+    if (timer && this.dueAt.get(key)! > this.due(key, 0)) {
+      clearTimeout(timer);
+      this.timers.delete(key);
+    }
     this.schedule(key, 0);
   }
 
@@ -45,9 +79,11 @@ export class StatusWriter {
    */
   async remove(key: string): Promise<void> {
     this.pending.delete(key);
+    this.pace.delete(key);
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
     this.written.delete(key);
+    this.stored.delete(key);
     try {
       await this.store.delete(key);
     } catch (err) {
@@ -62,7 +98,7 @@ export class StatusWriter {
    */
   reassert(key: string, stored: string | undefined): boolean {
     const mine = this.written.get(key);
-    if (this.stopped || mine === undefined || mine === stored || this.pending.has(key) || this.inFlight.has(key)) return false;
+    if (this.stopped || mine === undefined || this.stored.get(key) === stored || this.pending.has(key) || this.inFlight.has(key)) return false;
     this.written.delete(key);
     this.set(key, mine);
     return true;
@@ -73,9 +109,15 @@ export class StatusWriter {
     this.written.clear();
   }
 
-  /** Resolves once every pending value has been written (or the writer stopped). */
+  /** Resolves once every pending value has been written (or the writer stopped); nothing waits out its pace. */
   async flush(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    for (const key of this.pending.keys()) {
+      this.pace.delete(key);
+      clearTimeout(this.timers.get(key));
+      this.timers.delete(key);
+      this.schedule(key, 0);
+    }
     while ((this.pending.size > 0 || this.inFlight.size > 0) && Date.now() < deadline && !this.stopped) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -87,11 +129,17 @@ export class StatusWriter {
     this.timers.clear();
   }
 
+  /** When the key's pending value may be written (ms since the epoch). */
+  private due(key: string, retryDelay: number): number {
+    const pace = this.pace.get(key) ?? { spacingMs: this.opts.minIntervalMs ?? 50, holdMs: 0, since: 0 };
+    return Math.max(Date.now() + retryDelay, (this.lastWriteAt.get(key) ?? 0) + pace.spacingMs, pace.since + pace.holdMs);
+  }
+
   private schedule(key: string, retryDelay: number): void {
     if (this.timers.has(key) || this.inFlight.has(key)) return;
-    const spacing = (this.lastWriteAt.get(key) ?? 0) + (this.opts.minIntervalMs ?? 50) - Date.now();
-    const delay = Math.max(0, spacing, retryDelay);
-    this.timers.set(key, setTimeout(() => void this.write(key, retryDelay), delay));
+    const at = this.due(key, retryDelay);
+    this.dueAt.set(key, at);
+    this.timers.set(key, setTimeout(() => void this.write(key, retryDelay), Math.max(0, at - Date.now())));
   }
 
   private async write(key: string, lastRetryDelay: number): Promise<void> {
@@ -99,11 +147,15 @@ export class StatusWriter {
     const value = this.pending.get(key);
     if (value === undefined || this.stopped) return;
     this.pending.delete(key);
+    const pace = this.pace.get(key);
+    this.pace.delete(key);
     this.inFlight.add(key);
     try {
       if (this.written.get(key) !== value) {
-        await this.store.put(key, value);
+        const text = this.opts.stamp ? this.opts.stamp(key, value) : value;
+        await this.store.put(key, text);
         this.written.set(key, value);
+        this.stored.set(key, text);
         this.lastWriteAt.set(key, Date.now());
       }
       this.inFlight.delete(key);
@@ -112,6 +164,7 @@ export class StatusWriter {
       this.inFlight.delete(key);
       this.opts.onError?.(key, err as Error);
       if (!this.pending.has(key)) this.pending.set(key, value);
+      if (pace && !this.pace.has(key)) this.pace.set(key, pace);
       const retry = Math.min(5_000, lastRetryDelay ? lastRetryDelay * 2 : (this.opts.retryMs ?? 200));
       this.schedule(key, retry);
     }

@@ -6,8 +6,7 @@ import type { PullProgress } from '../runtime/image';
  * turns them into status in etcd.
  */
 export type EngineEvent =
-  | { type: 'observed'; serving: string[]; draining: string[]; leftovers: string[] }
-  | { type: 'leftover-removed'; container: string; reason: string }
+  | { type: 'observed'; serving: string[]; draining: string[]; leftovers: string[]; tearingDown: string[] }
   | { type: 'ports-changed'; container: string; frontend: string; from: { host: string; port: number }; to: { host: string; port: number } }
   | { type: 'up-to-date'; container: string; version: string }
   | { type: 'pull-started'; image: string }
@@ -25,12 +24,17 @@ export type EngineEvent =
   | { type: 'replacing'; container: string; reason: string }
   | { type: 'replace-failed'; container: string; reason: string; retryInMs: number }
   | { type: 'stopped'; container: string }
-  | { type: 'removed'; container: string };
+  | { type: 'removed'; container: string }
+  /** Out of every frontend and drained: its stop and removal go on in the background (see teardown.ts). */
+  | { type: 'teardown-started'; container: string; stopTimeoutMs: number; since: Date }
+  | { type: 'teardown-done'; container: string; elapsedMs: number }
+  /** Docker refused or was away: the container stays, and the next observation hands it to a teardown again. */
+  | { type: 'teardown-failed'; container: string; reason: string };
 
 export type EventSink = (event: EngineEvent) => void;
 
 /** Wall-clock time of each phase of one operation, in ms. */
-export type PhaseTimings = Partial<Record<'observe' | 'proxy' | 'image' | 'create' | 'start' | 'ready' | 'switch' | 'drain' | 'stop' | 'total', number>>;
+export type PhaseTimings = Partial<Record<'observe' | 'proxy' | 'image' | 'create' | 'start' | 'ready' | 'switch' | 'drain' | 'stop' | 'teardown' | 'total', number>>;
 
 /** Times phases of one operation; `mark(phase)` closes the phase that began at the previous mark. */
 export class PhaseClock {

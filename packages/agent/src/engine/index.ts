@@ -7,6 +7,7 @@ export * from './monitor';
 export { observeComponent, serverName, type ObservedComponent } from './observe';
 export { retireContainers, type Retired } from './retire';
 export * from './stop';
+export * from './teardown';
 export * from './update';
 export * from './host-engine';
 export * from './remove';

@@ -3,6 +3,7 @@ import type { ContainerRuntime, ManagedContainer } from '../runtime/container-ru
 import type { HostProxy } from '../proxy/proxy';
 import { servedFrontends } from './frontends';
 import type { HostContext } from './host-context';
+import type { ContainerTeardowns } from './teardown';
 
 /** The proxy server name of a container: stable, short, derived from its id alone. */
 export function serverName(container: Pick<ManagedContainer, 'id'>): string {
@@ -15,8 +16,13 @@ export interface ObservedComponent {
   serving: ManagedContainer[];
   /** In the proxy but draining: finishing old connections, taking no new ones. */
   draining: ManagedContainer[];
-  /** Ours but never switched to (interrupted work): took no traffic, safe to remove. */
+  /**
+   * Ours and in no frontend: drained (its teardown was cut short by a restart) or never switched
+   * to (interrupted work). Nothing reaches it any more: it only needs stopping and removing.
+   */
   leftovers: ManagedContainer[];
+  /** Being stopped and removed by the host's teardowns now: never serving again, never torn down twice. */
+  tearingDown: ManagedContainer[];
   /** Proxy servers whose container is gone: to be deleted. */
   staleServers: Array<{ frontend: string; server: string }>;
 }
@@ -26,16 +32,24 @@ export interface ObservedComponent {
  * was killed at any point sees the truth when it runs again. Components without ports or links have no
  * proxy role: each running container of theirs counts as serving.
  */
-export async function observeComponent(runtime: ContainerRuntime, proxy: HostProxy, ctx: HostContext, component: Component): Promise<ObservedComponent> {
-  const containers = await runtime.list({ project: ctx.project, hostId: ctx.hostId, component: component.name });
+export async function observeComponent(
+  runtime: ContainerRuntime,
+  proxy: HostProxy,
+  ctx: HostContext,
+  component: Component,
+  teardown?: Pick<ContainerTeardowns, 'has'>,
+): Promise<ObservedComponent> {
+  const listed = await runtime.list({ project: ctx.project, hostId: ctx.hostId, component: component.name });
   const frontends = servedFrontends(component).map((f) => f.frontend);
-  const out: ObservedComponent = { serving: [], draining: [], leftovers: [], staleServers: [] };
+  const out: ObservedComponent = { serving: [], draining: [], leftovers: [], tearingDown: [], staleServers: [] };
+  // Their servers (none, or a stale one) are as for any other container; their role is settled.
+  const containers = listed.filter((c) => !(teardown?.has(c.id) && out.tearingDown.push(c)));
   if (frontends.length === 0) {
     for (const c of containers) (c.state === 'running' ? out.serving : out.leftovers).push(c);
     return out;
   }
   const stateByServer = new Map<string, string>();
-  const known = new Set(containers.map(serverName));
+  const known = new Set(listed.map(serverName));
   for (const frontend of frontends) {
     for (const server of await proxy.servers(frontend)) {
       if (!known.has(server.name)) {

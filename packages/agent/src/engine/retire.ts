@@ -3,6 +3,7 @@ import { drain } from '../drain/drainer';
 import type { ManagedContainer } from '../runtime/container-runtime';
 import { containerTarget } from './container-target';
 import type { EventSink } from './events';
+import type { ContainerTeardowns } from './teardown';
 import { servedFrontends } from './frontends';
 import { serverName } from './observe';
 import type { EngineDeps } from './update';
@@ -15,10 +16,18 @@ export interface Retired {
 }
 
 /**
- * Drains the given containers in parallel, then stops and removes each: the end of every update,
- * and all of a graceful stop. `drainTimeoutMs` overrides the component's (0 for a kill).
+ * Drains the given containers in parallel (each leaves every frontend at its end) and hands each to
+ * `teardown` to be stopped and removed: returns once they are drained, not once they are gone.
+ * The end of every update, and all of a graceful stop. `drainTimeoutMs` overrides the component's.
  */
-export async function retireContainers(deps: EngineDeps, component: Component, containers: ManagedContainer[], emit: EventSink, drainTimeoutMs = component.drainTimeout): Promise<Retired[]> {
+export async function retireContainers(
+  deps: EngineDeps,
+  component: Component,
+  containers: ManagedContainer[],
+  emit: EventSink,
+  teardown: ContainerTeardowns,
+  drainTimeoutMs = component.drainTimeout,
+): Promise<Retired[]> {
   const frontends = servedFrontends(component).map((f) => f.frontend);
   return Promise.all(
     containers.map(async (c) => {
@@ -32,10 +41,7 @@ export async function retireContainers(deps: EngineDeps, component: Component, c
         },
       );
       emit({ type: 'drained', container: c.id, waitedMs: result.waitedMs, closedConnections: result.closedConnections });
-      await deps.runtime.stop(c.id, component.stopTimeout);
-      emit({ type: 'stopped', container: c.id });
-      await deps.runtime.remove(c.id);
-      emit({ type: 'removed', container: c.id });
+      void teardown.begin(c, component.stopTimeout, emit);
       return { container: c.id, drained: result.drained, closedConnections: result.closedConnections, waitedMs: result.waitedMs };
     }),
   );

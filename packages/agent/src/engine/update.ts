@@ -14,6 +14,7 @@ import type { HostContext } from './host-context';
 import { observeComponent, serverName } from './observe';
 import { redactedError, redactedText } from './redact-error';
 import { retireContainers } from './retire';
+import { ContainerTeardowns } from './teardown';
 import { drainServer } from '../drain/drainer';
 import { addMissingServers, syncServerPorts } from './sync-ports';
 
@@ -22,6 +23,11 @@ export interface EngineDeps {
   proxy: HostProxy;
   /** This host's policy: a component it refuses is not touched at all. None (`gantry local`): anything runs. */
   admission?: ComponentAdmission;
+  /**
+   * The host's teardowns (gantryd's, one per host): an update hands its drained containers there
+   * and returns without waiting for their stop and removal. None: each update waits for its own.
+   */
+  teardown?: ContainerTeardowns;
 }
 
 export interface UpdateRequest {
@@ -58,8 +64,10 @@ export interface UpdateSummary {
   configHash?: string;
   /** Where the serving container's ports are published now (they change when dockerd restarts it). */
   hostPorts?: Record<number, PublishedPort>;
-  /** Containers drained and removed, with how each drain ended. */
+  /** Old containers drained and out of every frontend (then torn down: see `teardown`), with how each drain ended. */
   retired: Array<{ container: string; drained: boolean; closedConnections: number; waitedMs: number }>;
+  /** The component's containers still being stopped and removed in the background as the update returns. */
+  teardown: Array<{ container: string; stopTimeoutMs: number }>;
   timings: PhaseTimings;
 }
 
@@ -75,20 +83,29 @@ export function resolveComponent(config: ProjectConfig, name: string): Component
 /**
  * One zero-downtime update of one component on this host. Level-triggered: it first observes what
  * runs (so a run after a crash finishes the crashed run's work), starts the new version beside the
- * old, switches the proxy only once every ready check passes, then drains and removes the old.
- * A new version that never gets ready is removed and the old one keeps serving, untouched.
+ * old, switches the proxy only once every ready check passes, then drains the old. It is done once
+ * the old is drained and out of every frontend: with `engine.teardown` its stop and removal go on
+ * in the background. A new version that never gets ready is removed and the old one keeps serving, untouched.
  */
 export async function updateComponent(engine: EngineDeps, ctx: HostContext, req: UpdateRequest): Promise<UpdateSummary> {
   // Every value no status or log may show: filled in as they are known (valueFrom files at create).
   const secrets: string[] = [];
+  // Without the host's teardowns this update waits for its own (as every update did before them).
+  const teardown = engine.teardown ?? new ContainerTeardowns(engine.runtime);
   try {
-    return await update(engine, ctx, req, secrets);
+    const summary = await update(engine, ctx, req, secrets, teardown);
+    if (engine.teardown) return summary;
+    const waitedFrom = performance.now();
+    await teardown.settled();
+    const waited = Math.round((performance.now() - waitedFrom) * 10) / 10;
+    return { ...summary, timings: { ...summary.timings, teardown: waited, total: (summary.timings.total ?? 0) + waited } };
   } catch (err) {
+    if (!engine.teardown) await teardown.settled();
     throw redactedError(err, secrets);
   }
 }
 
-async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, secrets: string[]): Promise<UpdateSummary> {
+async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, secrets: string[], teardown: ContainerTeardowns): Promise<UpdateSummary> {
   const deps: EngineDeps = { ...engine, runtime: withSignal(engine.runtime, req.signal) };
   const { runtime, proxy } = deps;
   const emit: EventSink = req.onEvent ?? (() => undefined);
@@ -105,13 +122,13 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   const image = imageReference(component, version);
   const configHash = componentConfigHash(component);
 
-  const observed = await observeComponent(runtime, proxy, ctx, component);
-  emit({ type: 'observed', serving: observed.serving.map((c) => c.id), draining: observed.draining.map((c) => c.id), leftovers: observed.leftovers.map((c) => c.id) });
+  const observed = await observeComponent(runtime, proxy, ctx, component, teardown);
+  const ids = (cs: ManagedContainer[]) => cs.map((c) => c.id);
+  emit({ type: 'observed', serving: ids(observed.serving), draining: ids(observed.draining), leftovers: ids(observed.leftovers), tearingDown: ids(observed.tearingDown) });
   for (const { frontend, server } of observed.staleServers) await proxy.removeServer(frontend, server);
-  for (const c of observed.leftovers) {
-    await runtime.remove(c.id);
-    emit({ type: 'leftover-removed', container: c.id, reason: `${c.state} and never switched to (interrupted work)` });
-  }
+  // In no frontend: a teardown a restart cut short, or interrupted work. Finished in the background
+  // (the next update does not wait for them); this update starts nothing before this point.
+  for (const c of observed.leftovers) void teardown.begin(c, component.stopTimeout, emit);
   // A dockerd restart may have restarted containers on new ports: the proxy follows them first.
   for (const change of await syncServerPorts(proxy, component, [...observed.serving, ...observed.draining])) {
     emit({ type: 'ports-changed', container: change.container, frontend: change.frontend, from: change.from, to: change.to });
@@ -125,7 +142,7 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   if (req.ifNoneServing && observed.serving.length > 0) {
     const running = observed.serving[0];
     emit({ type: 'up-to-date', container: running.id, version: running.version });
-    return { component: component.name, version: running.version, image: running.image, container: running.id, unchanged: true, hostPorts: running.hostPorts, retired: [], timings: clock.finish() };
+    return { component: component.name, version: running.version, image: running.image, container: running.id, unchanged: true, hostPorts: running.hostPorts, retired: [], teardown: runningTeardowns(teardown, component.name), timings: clock.finish() };
   }
 
   // The proxy first: a taken port or a config haproxy refuses fails here, before any container exists.
@@ -168,9 +185,13 @@ async function update(engine: EngineDeps, ctx: HostContext, req: UpdateRequest, 
   }
 
   const old = [...observed.serving, ...observed.draining].filter((c) => c.id !== serving.id);
-  const retired = await retireContainers(deps, component, old, emit);
+  const retired = await retireContainers(deps, component, old, emit, teardown);
   clock.mark('drain');
-  return { component: component.name, version, image, container: serving.id, unchanged, configHash: serving.configHash, hostPorts: serving.hostPorts, retired, timings: clock.finish() };
+  return { component: component.name, version, image, container: serving.id, unchanged, configHash: serving.configHash, hostPorts: serving.hostPorts, retired, teardown: runningTeardowns(teardown, component.name), timings: clock.finish() };
+}
+
+function runningTeardowns(teardown: ContainerTeardowns, component: string): UpdateSummary['teardown'] {
+  return teardown.list(component).map((t) => ({ container: t.container, stopTimeoutMs: t.stopTimeoutMs }));
 }
 
 /** Creates and starts the new container and waits for its ready checks; removes it if they fail. */

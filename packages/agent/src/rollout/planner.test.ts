@@ -1,5 +1,5 @@
 import { KeyLayout, rolloutRequestSchema, type ComponentStatus, type DesiredVersion, type HostRegistration, type PrepullRequest, type PrepullStatus, type RolloutControl, type RolloutRequest, type RolloutState } from '@gantry/spec';
-import { historyOverflow, observesHostKey, planCancel, planStep, type PlanInput, type PlanStep, type RolloutMemory } from './planner';
+import { historyOverflow, observesHostKey, planCancel, planStep, sameState, type PlanInput, type PlanStep, type RolloutMemory } from './planner';
 
 const keys = new KeyLayout();
 const P = 'demo';
@@ -270,7 +270,21 @@ describe('rollout planner', () => {
     w.t += 1_000;
     w.step(req);
     expect(w.state!.hosts[0].result).toBe('done');
+    // The wait is over: only finishedAt is kept (a 10,000-host state stays under etcd's request limit).
+    expect(w.state!.hosts[0].readySince).toBeUndefined();
+    expect(w.state!.hosts[0].finishedAt).toBeDefined();
     expect(w.updating()).toEqual(['h2']);
+  });
+
+  it('tells states apart field by field, apart from when and by whom they were written', () => {
+    const at = new Date(T0).toISOString();
+    const a: RolloutState = { rollout: 'r1', state: 'running', hosts: [{ id: 'h1', batch: 0, result: 'updating' }], batches: 1, currentBatch: 0, updatedAt: at, coordinator: 'h1' };
+    expect(sameState(a, { ...a, updatedAt: new Date(T0 + 1).toISOString(), coordinator: 'h2' })).toBe(true);
+    expect(sameState(a, { ...a, hosts: [{ id: 'h1', batch: 0, result: 'updating', error: undefined }] })).toBe(true);
+    expect(sameState(a, { ...a, hosts: [{ id: 'h1', batch: 0, result: 'done' }] })).toBe(false);
+    expect(sameState(a, { ...a, hosts: [{ id: 'h1', batch: 0, result: 'updating', startedAt: at }] })).toBe(false);
+    expect(sameState(a, { ...a, hosts: [] })).toBe(false);
+    expect(sameState(a, { ...a, message: 'x' })).toBe(false);
   });
 
   it('fails a host not done within the progress deadline, and halts', () => {

@@ -7,7 +7,8 @@ import type { PlannedWrite } from './planner';
  * between chunks, the stored state has not moved yet, and the next leader plans the same step
  * again — rewriting a host key to the version it already has, which its agent takes as no change.
  * Old history entries deleted with a step (the history limit) go with the other keys, before the
- * records: however many there are, the records' chunk stays within the limit.
+ * records: however many there are, the records' chunk stays within the limit. The chunks before
+ * the records are independent of each other: the coordinator sends several at once.
  */
 export const MAX_OPS_PER_TXN = 100;
 

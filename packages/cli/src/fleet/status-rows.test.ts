@@ -151,6 +151,12 @@ describe('status rows', () => {
     const [held] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ maintenance: { ...maintenance, holdSeconds: 5 } })]]));
     expect(statusCells(held, now)[3]).toBe('running, maintenance (503, hold 5s)');
   });
+
+  it('shows an old container stopping in the background beside the phase: the host is running the new one', () => {
+    const teardown = [{ container: 'c0ffee1234567890', since: ago(3), stopTimeoutMs: 10_000 }];
+    const [row] = buildStatusRows(keys, P, recordMap(keys, [[keys.status(P, 'a', 'web'), status({ version: 'v2', teardown })]]));
+    expect(statusCells(row, now)[3]).toBe('running, old c0ffee123456 stopping 3s/10s');
+  });
 });
 
 describe('row diff', () => {

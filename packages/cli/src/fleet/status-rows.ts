@@ -1,6 +1,7 @@
 import { valueOf, type ComponentStatus, type FleetRecord, type KeyLayout, type RecordSource } from '@gantry/spec';
 import { ageSince, formatAge } from './age';
 import { prepullText } from './prepull-cell';
+import { teardownText } from './teardown-cell';
 
 /**
  * The pure half of `gantry status`: turns the raw key → value map of a project's hosts prefix
@@ -147,7 +148,9 @@ export function statusCells(row: StatusRow, now: Date): string[] {
   // Maintenance is beside the phase, not one: the containers keep their phase while the proxy answers 503.
   const inMaintenance = s?.maintenance ? `${basePhase}, maintenance (503${s.maintenance.holdSeconds ? `, hold ${s.maintenance.holdSeconds}s` : ''})` : basePhase;
   // A rollout's pre-pull too: the host pulls in the background, whatever its phase.
-  const phase = s?.prepull ? `${inMaintenance}, ${prepullText(s.prepull)}` : inMaintenance;
+  const withPrepull = s?.prepull ? `${inMaintenance}, ${prepullText(s.prepull)}` : inMaintenance;
+  // And an old container's stop, after the update was done.
+  const phase = s?.teardown ? `${withPrepull}, ${teardownText(s.teardown, now)}` : withPrepull;
   const health = s?.health ? `${s.health.state}${s.health.failing.length ? ` (failing: ${s.health.failing.join(', ')})` : ''}` : '-';
   let draining = '-';
   if (s?.drain) {

@@ -82,6 +82,16 @@ describe('the rollout view', () => {
     expect(view.rows[2]).toMatchObject({ phase: 'running' });
   });
 
+  it('shows a done host whose old container still stops in the background, and that ticking seconds are no change', () => {
+    const teardown = [{ container: 'c0ffee1234567890', since: '2026-01-01T00:00:57.000Z', stopTimeoutMs: 10_000 }];
+    const tearing = recordMap(keys, [[keys.status('p', 'h1', 'web'), status({ version: 'v2', teardown })]]);
+    const [h1] = buildRolloutView(request, records, statusesByHost(where, tearing), now).rows;
+    expect(h1).toMatchObject({ host: 'h1', result: 'done', phase: 'running, old c0ffee123456 stopping 3s/10s' });
+    const later = buildRolloutView(request, records, statusesByHost(where, tearing), new Date(now.getTime() + 2000));
+    expect(later.rows[0].phase).toBe('running, old c0ffee123456 stopping 5s/10s');
+    expect(changeKey(later)).toBe(changeKey(buildRolloutView(request, records, statusesByHost(where, tearing), now)));
+  });
+
   it('is pending, without hosts, before the coordinator writes a state (or with a stale state of another rollout)', () => {
     const stale = readRecords(where, rolloutEntries({ [keys.rolloutState('p', 'web')]: JSON.stringify({ ...state, rollout: 'r-0' }) }));
     const pending = buildRolloutView(request, stale, new Map(), now);

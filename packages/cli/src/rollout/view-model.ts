@@ -12,6 +12,7 @@ import {
 } from '@gantry/spec';
 import { formatAge } from '../fleet/age';
 import { prepullText } from '../fleet/prepull-cell';
+import { teardownText } from '../fleet/teardown-cell';
 
 /**
  * The pure half of the rollout live view and `gantry rollout status`: from the keys under a
@@ -138,7 +139,7 @@ export function buildRolloutView(request: RolloutRequest, records: Pick<RolloutR
       host: h.id,
       batch: h.batch,
       result: h.result,
-      phase: [status?.phase ?? '-', ...(status?.maintenance ? ['maintenance (503)'] : []), ...(prepull ? [prepullText(prepull)] : [])].join(', '),
+      phase: [status?.phase ?? '-', ...(status?.maintenance ? ['maintenance (503)'] : []), ...(prepull ? [prepullText(prepull)] : []), ...(status?.teardown ? [teardownText(status.teardown, now)] : [])].join(', '),
       version: `${h.fromVersion ?? '-'} → ${request.toVersion}`,
       ready: readyCell(status, h.readySince, now),
     };
@@ -202,7 +203,7 @@ export function summaryLine(view: RolloutView): string {
 
 /** What a change is judged by: the view without the fields that only move with the clock. */
 export function changeKey(view: RolloutView): string {
-  return JSON.stringify({ ...view, elapsedSeconds: undefined, rows: view.rows.map((r) => ({ ...r, ready: r.ready.replace(/ready \d+\w/, 'ready'), drain: r.drain && { ...r.drain, secondsLeft: undefined } })) });
+  return JSON.stringify({ ...view, elapsedSeconds: undefined, rows: view.rows.map((r) => ({ ...r, ready: r.ready.replace(/ready \d+\w/, 'ready'), phase: r.phase.replace(/stopping \d+s\//, 'stopping '), drain: r.drain && { ...r.drain, secondsLeft: undefined } })) });
 }
 
 /** The outcome of a finished rollout: its history entry, once the state key no longer holds it. */

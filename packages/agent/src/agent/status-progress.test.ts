@@ -1,0 +1,53 @@
+import type { ComponentStatus } from '@gantry/spec';
+import { DETAIL_PACE, isProgressStatus, PROGRESS_PACE, PULLING_PACE, stampStatus, STEP_PACE, statusPace } from './status-progress';
+
+const status = (patch: Partial<ComponentStatus>): ComponentStatus => ({ phase: 'running', containers: [], updatedAt: '2026-12-03T00:00:00.000Z', ...patch });
+
+describe('isProgressStatus', () => {
+  it('takes the steps of an update as progress, from the first status naming the target', () => {
+    expect(isProgressStatus(status({ phase: 'running', version: 'v1', targetVersion: 'v2' }))).toBe(true);
+    for (const phase of ['pulling', 'starting', 'ready-checking', 'switching', 'draining', 'stopping'] as const) expect(isProgressStatus(status({ phase, targetVersion: 'v2' }))).toBe(true);
+  });
+
+  it('takes what a rollout waits for as settled: running the target, stopped, idle, failed', () => {
+    expect(isProgressStatus(status({ phase: 'running', version: 'v2' }))).toBe(false);
+    expect(isProgressStatus(status({ phase: 'stopped' }))).toBe(false);
+    expect(isProgressStatus(status({ phase: 'idle' }))).toBe(false);
+    expect(isProgressStatus(status({ phase: 'failed', targetVersion: 'v2' }))).toBe(false);
+  });
+});
+
+describe('stampStatus', () => {
+  it('dates a status by its write; text that is not JSON is put as given', () => {
+    const text = JSON.stringify(status({ phase: 'draining', targetVersion: 'v2' }));
+    expect(JSON.parse(stampStatus(text, new Date('2026-12-03T10:00:00.000Z')))).toEqual({ ...JSON.parse(text), updatedAt: '2026-12-03T10:00:00.000Z' });
+    expect(stampStatus('{"phase":', new Date())).toBe('{"phase":');
+  });
+});
+
+describe('statusPace', () => {
+  const running1 = status({ phase: 'running', version: 'v1', containers: [{ id: 'a', version: 'v1', role: 'serving', state: 'running' }] });
+  it('an update beginning, a failure, a settled status and a preflight answer go at once', () => {
+    expect(statusPace(running1, { ...running1, targetVersion: 'v2' })).toEqual({});
+    expect(statusPace(status({ phase: 'draining', targetVersion: 'v2' }), status({ phase: 'failed', targetVersion: 'v2' }))).toEqual({});
+    expect(statusPace(status({ phase: 'draining', targetVersion: 'v2' }), status({ phase: 'running', version: 'v2' }))).toEqual({});
+    const pulling = { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulling' as const } };
+    expect(statusPace(pulling, { ...running1, prepull: { ...pulling.prepull, state: 'pulled' } })).toEqual({});
+  });
+
+  it('steps under way wait up to a second; a pull starting is held a little', () => {
+    expect(statusPace(status({ phase: 'running', version: 'v1', targetVersion: 'v2' }), status({ phase: 'ready-checking', version: 'v1', targetVersion: 'v2' }))).toBe(STEP_PACE);
+    const draining = status({ phase: 'draining', version: 'v1', targetVersion: 'v2', drain: { container: 'a', connectionsLeft: 3, deadline: '2026-12-03T00:00:10.000Z' } });
+    expect(statusPace(draining, { ...draining, drain: { ...draining.drain!, connectionsLeft: 2 } })).toBe(PROGRESS_PACE);
+    expect(statusPace(running1, { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulling' } })).toBe(PULLING_PACE);
+  });
+
+  it('details going away (a preflight answer, a teardown, a container row) ride on the next write', () => {
+    const answered = { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulled' as const } };
+    expect(statusPace(answered, running1)).toBe(DETAIL_PACE);
+    const tearingDown = status({ phase: 'running', version: 'v2', containers: [{ id: 'b', version: 'v2', role: 'serving', state: 'running' }, { id: 'a', version: 'v1', role: 'tearing-down', state: 'running' }], teardown: [{ container: 'a', since: '2026-12-03T00:00:00.000Z', stopTimeoutMs: 10_000 }] });
+    expect(statusPace(tearingDown, { ...tearingDown, containers: [tearingDown.containers[0]], teardown: undefined })).toBe(DETAIL_PACE);
+    // A row that changes (a container exited) is no detail.
+    expect(statusPace(running1, { ...running1, containers: [{ ...running1.containers[0], state: 'exited' }] })).toEqual({});
+  });
+});
