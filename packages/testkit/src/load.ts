@@ -115,15 +115,31 @@ export function startLoad(opts: LoadOptions): LoadRun {
     if (latencies) copy.latenciesMs = [...latencies];
     return copy;
   };
-  return {
+  const run: LoadRun = {
     snapshot: finish,
     async stop() {
+      running.delete(run);
       stopping = true;
       await Promise.all(loops);
       agent.destroy();
       return finish();
     },
   };
+  running.add(run);
+  return run;
+}
+
+/** Loads started and not stopped yet. */
+const running = new Set<LoadRun>();
+
+/**
+ * Stops every load still running: for a test file's end, where a test that failed before its own
+ * `stop()` would otherwise leave request loops that keep jest from exiting.
+ */
+export async function stopAllLoads(): Promise<number> {
+  const left = [...running];
+  await Promise.all(left.map((run) => run.stop()));
+  return left.length;
 }
 
 /** Several load runs summed: requests sent, those a deploy lost (errors + non-2xx), and a few samples of what went wrong. */
