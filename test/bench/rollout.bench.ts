@@ -19,8 +19,9 @@
  * Figures per rollout:
  *   wall time          request key written → history entry seen by a watch
  *   batch wall         first host of the batch told (state record startedAt) → last host of the batch done (finishedAt)
- *   slowest host       the slowest host of the batch, its own update: its first status naming the target
- *                      version (updatedAt: the time of its write) → its status running the target version;
+ *   slowest host       the slowest host of the batch, its own update: from when it began moving to the target
+ *                      (its status's targetSince; an update written only once done: its new container's start)
+ *                      → its status running the target version (updatedAt: the time of that write);
  *                      simulation: from its new container's start less the simulated work (start + ready ms)
  *   overhead           batch wall − slowest host
  *   etcd writes        store revision delta (request put → history entry's mod revision), divided by the
@@ -150,7 +151,12 @@ function trackHostUpdates(to: string, simulatedWorkMs?: number) {
     if (simulatedWorkMs !== undefined) {
       const started = s.containers.find((c) => c.version === to)?.startedAt;
       if (running && started && !begun.has(host)) begun.set(host, Date.parse(started) - simulatedWorkMs);
-    } else if (!begun.has(host) && s.targetVersion === to && !running) begun.set(host, at);
+    } else if (!begun.has(host) && s.targetVersion === to && !running) begun.set(host, Date.parse(s.targetSince ?? s.updatedAt));
+    if (running && !begun.has(host) && simulatedWorkMs === undefined && w.steps.length > 1) {
+      // Nothing written while it moved (an update quicker than the status pace): from its new container's start.
+      const started = s.containers.find((c) => c.version === to && c.role === 'serving')?.startedAt;
+      if (started) begun.set(host, Date.parse(started));
+    }
     if (begun.has(host) && !done.has(host) && running) done.set(host, at);
   };
   return { take, own: (host: string) => (begun.has(host) && done.has(host) ? done.get(host)! - begun.get(host)! : NaN), writes: (host: string) => writes.get(host)?.steps ?? [] };

@@ -86,9 +86,9 @@ class SimFleet {
     await this.etcd.put(keys.fleetDesired(this.project, 'web')).value(JSON.stringify({ version: 'v1', setBy: 'test' }));
     for (let i = 1; i <= n; i++) await this.startAgent(`h${i}`);
     await waitFor(async () => (await Promise.all([...this.agents.keys()].map((h) => this.status(h)))).every((s) => s?.phase === 'running' && s.version === 'v1'), { what: 'every host on v1' });
-    await waitFor(() => this.leader(), { what: 'a coordinator' });
-    // A rollout selects the hosts registered when it starts: let the coordinator's watch see the last ones.
-    await this.clock.passes();
+    // A rollout selects the hosts registered in the coordinator's view when it starts: under load its
+    // watch can lag the statuses read above (a canary rollout of h1 and h2 once saw only h1).
+    await waitFor(() => [...this.agents.values()].some((a) => a.coordinatorRegisteredHosts() === n), { what: `a coordinator seeing all ${n} hosts registered` });
   }
 
   async startAgent(hostId: string, resyncMs = 30_000): Promise<Agent> {
@@ -139,10 +139,15 @@ class SimFleet {
 
   /** Waits for the stored state to satisfy `ok`. */
   async stateWhere(ok: (s: RolloutState) => boolean, what: string): Promise<RolloutState> {
-    return waitFor(async () => {
-      const s = await this.state();
-      return s && ok(s) ? s : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 20, what });
+    let last: RolloutState | undefined;
+    try {
+      return await waitFor(async () => {
+        last = await this.state();
+        return last && ok(last) ? last : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 20, what });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the state last read: ${JSON.stringify(last)}`);
+    }
   }
 
   async history(id: string): Promise<RolloutHistoryEntry> {

@@ -68,6 +68,8 @@ export const componentStatusSchema = z.strictObject({
   version: z.string().optional(),
   /** The version being moved to, while an update is under way. */
   targetVersion: z.string().optional(),
+  /** When this host began moving to `targetVersion` (its own clock; steps of an update are written paced, so later than this). */
+  targetSince: timestamp.optional(),
   image: z.string().optional(),
   imageId: z.string().optional(),
   /** The config hash the serving container was made with. */

@@ -44,6 +44,9 @@ export async function freePortPair(): Promise<number> {
  */
 export class OwnEtcd {
   readonly dir = mkdtempSync(join(tmpdir(), 'gantry-etcd-test-'));
+
+  /** `args`: more etcd flags (e.g. a small `--max-request-bytes`). */
+  constructor(private readonly args: readonly string[] = []) {}
   /** When the etcd process was last spawned (before it is healthy). */
   spawnedAt = 0;
   private proc?: ChildProcess;
@@ -62,7 +65,7 @@ export class OwnEtcd {
     const proc = spawn(
       'etcd',
       ['--name', 'x', '--data-dir', join(this.dir, 'data'), '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `x=${peer}`],
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `x=${peer}`, ...this.args],
       { stdio: ['ignore', log, log] },
     );
     closeSync(log);

@@ -236,6 +236,11 @@ export class Agent {
     for (const w of this.workers.values()) w.policyChanged();
   }
 
+  /** The hosts registered in the view of this agent's coordinator, when it leads (see RolloutCoordinator.registeredHosts). */
+  coordinatorRegisteredHosts(): number | undefined {
+    return this.coordinator?.registeredHosts();
+  }
+
   /** Stops watching and revokes the registration; containers and HAProxy keep serving. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);

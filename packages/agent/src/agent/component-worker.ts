@@ -176,7 +176,10 @@ export class ComponentWorker {
    * Fitted first (a last error with container logs, huge check details), so it can always be written.
    */
   private report(patch: Partial<ComponentStatus>): void {
-    const next = fitComponentStatus(this.redacted({ ...this.status, ...patch, updatedAt: now().toISOString() }));
+    const merged = { ...this.status, ...patch, updatedAt: now().toISOString() };
+    // When this host began moving to its target: its status may be written a while later (paced).
+    if (merged.targetVersion !== this.status.targetVersion) merged.targetSince = merged.targetVersion === undefined ? undefined : merged.updatedAt;
+    const next = fitComponentStatus(this.redacted(merged));
     if (this.reported && sameStatus(this.status, next)) return;
     this.reported = true;
     this.status = next;

@@ -27,12 +27,18 @@ describe('stampStatus', () => {
 
 describe('statusPace', () => {
   const running1 = status({ phase: 'running', version: 'v1', containers: [{ id: 'a', version: 'v1', role: 'serving', state: 'running' }] });
-  it('an update beginning, a failure, a settled status and a preflight answer go at once', () => {
-    expect(statusPace(running1, { ...running1, targetVersion: 'v2' })).toEqual({});
+  it('a failure, a settled status, a target changing and a preflight answer go at once', () => {
+    expect(statusPace(status({ phase: 'starting', version: 'v1', targetVersion: 'v2' }), status({ phase: 'starting', version: 'v1', targetVersion: 'v3' }))).toEqual({});
+    expect(statusPace(status({ phase: 'starting', version: 'v1', targetVersion: 'v2' }), status({ phase: 'running', version: 'v1' }))).toEqual({});
     expect(statusPace(status({ phase: 'draining', targetVersion: 'v2' }), status({ phase: 'failed', targetVersion: 'v2' }))).toEqual({});
     expect(statusPace(status({ phase: 'draining', targetVersion: 'v2' }), status({ phase: 'running', version: 'v2' }))).toEqual({});
     const pulling = { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulling' as const } };
     expect(statusPace(pulling, { ...running1, prepull: { ...pulling.prepull, state: 'pulled' } })).toEqual({});
+  });
+
+  it('an update beginning is a step: held until it lasts, so a quick one is written once, running', () => {
+    expect(statusPace(running1, { ...running1, targetVersion: 'v2' })).toBe(STEP_PACE);
+    expect(STEP_PACE.holdMs).toBeGreaterThan(0);
   });
 
   it('steps under way wait up to a second; a pull starting is held a little', () => {
@@ -47,7 +53,19 @@ describe('statusPace', () => {
     expect(statusPace(answered, running1)).toBe(DETAIL_PACE);
     const tearingDown = status({ phase: 'running', version: 'v2', containers: [{ id: 'b', version: 'v2', role: 'serving', state: 'running' }, { id: 'a', version: 'v1', role: 'tearing-down', state: 'running' }], teardown: [{ container: 'a', since: '2026-12-03T00:00:00.000Z', stopTimeoutMs: 10_000 }] });
     expect(statusPace(tearingDown, { ...tearingDown, containers: [tearingDown.containers[0]], teardown: undefined })).toBe(DETAIL_PACE);
-    // A row that changes (a container exited) is no detail.
+    // A teardown going on (its container exited, then removed) is detail too; a teardown appearing is news.
+    const exited = { ...tearingDown, containers: [tearingDown.containers[0], { ...tearingDown.containers[1], state: 'exited' }] };
+    expect(statusPace(tearingDown, exited)).toBe(DETAIL_PACE);
+    expect(statusPace(exited, { ...exited, teardown: [{ ...tearingDown.teardown![0], stopTimeoutMs: 5_000 }] })).toBe(DETAIL_PACE);
+    const serving2 = status({ phase: 'running', version: 'v2', containers: [tearingDown.containers[0]] });
+    expect(statusPace(serving2, tearingDown)).toEqual({});
+    // Health passing, first after the update or again, is detail; health turning bad is news.
+    const checked = (state: 'healthy' | 'unhealthy') => ({ state, failing: [], lastResults: [{ check: 'http', ok: state === 'healthy', detail: 'GET /healthz', at: '2026-12-03T00:00:01.000Z' }], checkedAt: '2026-12-03T00:00:01.000Z' });
+    expect(statusPace(tearingDown, { ...tearingDown, health: checked('healthy') })).toBe(DETAIL_PACE);
+    expect(statusPace({ ...tearingDown, health: checked('healthy') }, { ...tearingDown, health: { ...checked('healthy'), checkedAt: '2026-12-03T00:00:02.000Z' } })).toBe(DETAIL_PACE);
+    expect(statusPace({ ...tearingDown, health: checked('healthy') }, { ...tearingDown, health: checked('unhealthy') })).toEqual({});
+    expect(statusPace({ ...tearingDown, health: checked('unhealthy') }, { ...tearingDown, health: checked('healthy') })).toEqual({});
+    // A serving row that changes (its container exited) is no detail.
     expect(statusPace(running1, { ...running1, containers: [{ ...running1.containers[0], state: 'exited' }] })).toEqual({});
   });
 });

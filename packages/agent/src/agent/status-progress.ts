@@ -4,13 +4,18 @@ import type { StatusPace } from './status-writer';
 /** Phases of work under way: a status in one of them is a step on the way, not where the host stands. */
 const MOVING = new Set<ComponentStatus['phase']>(['pulling', 'starting', 'ready-checking', 'switching', 'draining', 'stopping']);
 
-/** A new step of work under way (the phase moved): written at most every 250 ms, so a step that lasts is seen. */
-export const STEP_PACE: StatusPace = { spacingMs: 250 };
-/** News within a step (a drain's connections left, a pull's bytes): at most once a second. */
-export const PROGRESS_PACE: StatusPace = { spacingMs: 1_000 };
+/**
+ * A new step of work under way (an update begun, its phase moved): written once it has waited
+ * half a second, and 250 ms after the write before. A step that lasts is seen; steps that pass
+ * quicker (an image already pulled, a container started, a switch of a few ms) ride on the write
+ * of the next, and an update done within the hold costs one write: its end.
+ */
+export const STEP_PACE: StatusPace = { spacingMs: 250, holdMs: 500 };
+/** News within a step (a drain's connections left, a pull's bytes): at most once a second (held like a step: the writer keeps the shortest hold asked). */
+export const PROGRESS_PACE: StatusPace = { spacingMs: 1_000, holdMs: 500 };
 /** A pull's first step waits a little: an image already there is pulled before it would show. */
 export const PULLING_PACE: StatusPace = { spacingMs: 1_000, holdMs: 300 };
-/** A detail nobody waits for (a preflight answer cleared, a teardown or container row gone): rides on the next write, or goes within 3 s. */
+/** A detail nobody waits for (a preflight answer cleared, a teardown's progress, a container row gone): rides on the next write, or goes within 3 s. */
 export const DETAIL_PACE: StatusPace = { spacingMs: 3_000, holdMs: 3_000 };
 
 /**
@@ -24,27 +29,42 @@ export function isProgressStatus(status: ComponentStatus): boolean {
 
 const ids = (rows: Array<{ container?: string; id?: string }> | undefined) => (rows ?? []).map((r) => r.container ?? r.id);
 const subset = (a: unknown[], of: unknown[]) => a.every((x) => of.includes(x));
+const tornDown = (s: ComponentStatus) => s.containers.filter((c) => c.role === 'tearing-down').map((c) => c.id);
 
-/** `next` says what `prev` said but that details went: the preflight's answer, teardowns and container rows that ended. */
-function onlyDetailsGone(prev: ComponentStatus, next: ComponentStatus): boolean {
+/** A health report that is no news: healthy, where it was healthy or not yet checked (a ready check just passed). */
+const healthNoNews = (prev: ComponentStatus, next: ComponentStatus) => next.health?.state === 'healthy' && (prev.health === undefined || prev.health.state === 'healthy');
+
+/**
+ * `next` says what `prev` said but for details: the preflight's answer gone, container rows gone,
+ * teardowns going on or ended (a container being torn down stopping, exiting, removed), and health
+ * checks passing as they did (or for the first time). A teardown or container row appearing, and
+ * health turning or turned bad, are news.
+ */
+function onlyDetailsChanged(prev: ComponentStatus, next: ComponentStatus): boolean {
   if (next.prepull !== undefined && JSON.stringify(next.prepull) !== JSON.stringify(prev.prepull)) return false;
+  if (JSON.stringify(next.health) !== JSON.stringify(prev.health) && !healthNoNews(prev, next)) return false;
   if (!subset(ids(next.teardown), ids(prev.teardown)) || !subset(ids(next.containers), ids(prev.containers))) return false;
+  const tearing = new Set(tornDown(prev));
+  if (!subset(tornDown(next), [...tearing])) return false;
+  // Compared without what is detail: rows of containers gone or being torn down.
   const kept = new Set(ids(next.containers));
-  const rest = (s: ComponentStatus, containers: ComponentStatus['containers']) => JSON.stringify({ ...s, updatedAt: '', prepull: undefined, teardown: undefined, containers });
-  return rest(prev, prev.containers.filter((c) => kept.has(c.id))) === rest(next, next.containers);
+  const rest = (s: ComponentStatus) => JSON.stringify({ ...s, updatedAt: '', prepull: undefined, teardown: undefined, health: undefined, containers: s.containers.filter((c) => kept.has(c.id) && !tearing.has(c.id)) });
+  return rest(prev) === rest(next);
 }
 
 /**
  * How soon a component's new status must be written (StatusWriter.set's pace), from the one
- * reported before it. At once: a failure, an update beginning or ending (its target changes), a
- * preflight's answer the coordinator waits for, anything settled. A step of work under way may
- * wait 250 ms (a new phase) or a second (news within one); a detail going away, a few seconds. So a quick update costs a few writes,
- * and the live view still sees every step that lasts.
+ * reported before it. At once: a failure, an update ending or changing its target, a preflight's
+ * answer the coordinator waits for, anything settled. A step of work under way (an update begun,
+ * a new phase) once it has lasted 250 ms; news within one, a second; details, a few seconds. So a
+ * quick update costs a few writes, and the live view still sees every step that lasts.
  */
 export function statusPace(prev: ComponentStatus | undefined, next: ComponentStatus): StatusPace {
-  if (!prev || next.phase === 'failed' || next.targetVersion !== prev.targetVersion) return {};
+  if (!prev || next.phase === 'failed') return {};
+  // Nobody waits for an update's start (the coordinator dates it by its own write of the host key).
+  if (next.targetVersion !== prev.targetVersion) return prev.targetVersion === undefined && isProgressStatus(next) ? STEP_PACE : {};
   if (next.prepull && next.prepull.state !== 'pulling' && next.prepull.state !== prev.prepull?.state) return {};
-  if (onlyDetailsGone(prev, next)) return DETAIL_PACE;
+  if (onlyDetailsChanged(prev, next)) return DETAIL_PACE;
   if (!isProgressStatus(next)) return {};
   if (!MOVING.has(next.phase) && next.targetVersion === undefined) return PULLING_PACE;
   return next.phase !== prev.phase ? STEP_PACE : PROGRESS_PACE;

@@ -9,6 +9,7 @@ import { DEFAULT_GONE_HOST_RETENTION_MS, hostKeys, sweepGoneHosts } from './gone
 import { historyOverflow, intoHistory, planCancel, planStep, type PlannedWrite, type RolloutMemory } from './planner';
 import { stalePrepulls, type ActiveRollout } from './prepull-sweep';
 import { changedFor, RolloutIndex } from './rollout-index';
+import { refusedWrite } from './refused-write';
 import { holdsBack } from './state-hold';
 import { chunksOf } from './txn-chunks';
 
@@ -86,6 +87,8 @@ export class RolloutCoordinator {
   private tickDue = false;
   /** Each component's problem from its last step (kept while it is not stepped again). */
   private readonly stepProblems = new Map<string, KeyProblem>();
+  /** A write etcd refused (not a compare that failed), by component ('' for the coordinator's own sweeps): retried, and shown until one commits. */
+  private readonly writeProblems = new Map<string, KeyProblem>();
   /** States planned but held back (see `stateHoldMs`), and since when (performance.now()). */
   private readonly held = new Map<string, { state: RolloutState; since: number }>();
   private readonly passStats = { passes: 0, stepped: 0, totalMs: 0, maxMs: 0, lastMs: 0, stateWrites: 0, stateHeld: 0 };
@@ -118,6 +121,14 @@ export class RolloutCoordinator {
 
   isLeader(): boolean {
     return this.election.isLeader();
+  }
+
+  /**
+   * How many hosts this coordinator's view holds registered, undefined unless it leads with a synced
+   * view. A rollout selects the hosts registered in that view when it starts (tests wait on it).
+   */
+  registeredHosts(): number | undefined {
+    return this.ready && this.election.isLeader() ? this.index?.registrations.size : undefined;
   }
 
   /** What this coordinator's passes cost so far: how many, how many rollout steps, their time on the clock (ms), state writes made and held back. */
@@ -166,6 +177,7 @@ export class RolloutCoordinator {
     this.lastRequests.clear();
     this.held.clear();
     this.stepProblems.clear();
+    this.writeProblems.clear();
     this.index = undefined;
     this.goneSince = new Map();
     await mirror?.stop();
@@ -253,7 +265,7 @@ export class RolloutCoordinator {
       }
     }
     const problems: KeyProblem[] = [...index.rolloutProblems].map(([key, reason]) => ({ key, reason }));
-    this.reportProblems([...problems, ...this.stepProblems.values()]);
+    this.reportProblems([...problems, ...this.stepProblems.values(), ...this.writeProblems.values()]);
     const ms = this.clock() - began;
     this.passStats.passes++;
     this.passStats.totalMs += ms;
@@ -460,9 +472,12 @@ export class RolloutCoordinator {
       if (compares.length === 0) committed = { ...(await fencedCommit(etcd, { electionKey, leaderValue }, ops)), fenced: false };
       else committed = await guardedCommit(etcd, electionKey, leaderValue, compares, ops);
     } catch (err) {
-      log.warn('rollout step not written; retrying', { component, rollout: what, error: (err as Error).message });
+      const problem = refusedWrite(component ? `rollout ${what} of ${component}` : what, chunk, err as Error);
+      log.warn('rollout step not written; retrying', { component, rollout: what, key: problem.key, error: (err as Error).message });
+      this.writeProblems.set(component, problem); // reported at the end of the pass
       return undefined;
     }
+    this.writeProblems.delete(component);
     if (!committed.succeeded && (compares.length === 0 || committed.fenced)) {
       log.warn('rollout step fenced off: no longer the coordinator', { component, rollout: what });
       return 'fenced';
