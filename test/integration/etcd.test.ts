@@ -463,6 +463,8 @@ describe('against an etcd this test kills and restarts', () => {
     const { mirror, watcher } = startWatcher(prefix, meddling);
     await watcher.start();
     await converged(mirror, writer, prefix, 'the mirror after the canceled watch');
+    // The resync's read can land before etcd confirms the new watch: connected follows it.
+    await waitFor(() => watcher.status().connected, { timeoutMs: 20_000, intervalMs: 20, what: 'the watch to be re-established' });
     expect(interfered).toBe(true);
     expect(mirror.snapshots).toBe(2);
     expect(watcher.status()).toMatchObject({ connected: true, resyncs: 1 });

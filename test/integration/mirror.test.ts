@@ -8,6 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import { connectEtcd, FleetMirror, resolveConnectionOptions, type MirrorChange } from '@gantry/etcd';
 import { KeyLayout, type FleetRecord } from '@gantry/spec';
 import { serviceEnv, waitFor } from '@gantry/testkit';
+import { TcpRelay } from '../support/tcp-relay';
 
 const keys = new KeyLayout(`/gantry-mirror-${randomBytes(3).toString('hex')}/`);
 const P = 'shop';
@@ -101,4 +102,44 @@ describe('FleetMirror', () => {
     await etcd.put(keys.fleetDesired(P, 'api')).value('{"version":"v3"}');
     await waitFor(() => m.value(keys.fleetDesired(P, 'api'), 'fleet-desired')?.version === 'v3', { what: 'the watch to go on' });
   });
+
+  it('after a disconnect reads every prefix again at one revision: no whole view shows a host key gone beside the fleet value from before it', async () => {
+    // The coordinator's order at the end of a rollout: the fleet's version first, then the host's key goes.
+    const project = 'aligned';
+    const hostKey = keys.hostDesired(project, 'h1', 'web');
+    const fleetKey = keys.fleetDesired(project, 'web');
+    await etcd.put(fleetKey).value(JSON.stringify({ version: 'v1', setBy: 'test' }));
+    await etcd.put(hostKey).value(JSON.stringify({ version: 'v2', setBy: 'rollout r1', rollout: 'r1' }));
+    const target = new URL(serviceEnv().etcdEndpoints[0]);
+    const relay = new TcpRelay({ host: target.hostname, port: Number(target.port) });
+    await relay.start();
+    const client = connectEtcd(resolveConnectionOptions({ flags: { 'etcd-endpoints': `http://127.0.0.1:${relay.port}` }, env: {} }), { callTimeoutMs: 1000 });
+    const m = new FleetMirror(keys, { client, prefixes: [keys.hostsPrefix(project), keys.fleetDesiredPrefix(project)], backoff: { minMs: 50, maxMs: 200 } });
+    try {
+      // Every whole view a listener is shown: [fleet version, host key present].
+      const views: Array<[string | undefined, boolean]> = [];
+      m.subscribe(() => {
+        if (m.synced) views.push([m.value(fleetKey, 'fleet-desired')?.version, m.get(hostKey) !== undefined]);
+      });
+      await m.start();
+      expect(views.at(-1)).toEqual(['v1', true]);
+
+      relay.cut('reject');
+      await waitFor(() => m.status().every((s) => !s.connected), { timeoutMs: 10_000, what: 'both watches lost' });
+      await etcd.put(fleetKey).value(JSON.stringify({ version: 'v2', setBy: 'rollout r1' }));
+      await etcd.delete().key(hostKey);
+      const resyncsBefore = m.status().map((s) => s.resyncs);
+      relay.heal();
+      await waitFor(() => m.synced && m.get(hostKey) === undefined && m.value(fleetKey, 'fleet-desired')?.version === 'v2', { timeoutMs: 20_000, what: 'the mirror at the new values' });
+      console.log(`whole views after the heal: ${JSON.stringify(views)}; resyncs ${JSON.stringify(resyncsBefore)} → ${JSON.stringify(m.status().map((s) => s.resyncs))}`);
+      expect(views).not.toContainEqual(['v1', false]);
+      expect(views.at(-1)).toEqual(['v2', false]);
+      expect(m.status().every((s, i) => s.resyncs > resyncsBefore[i] || s.resyncs >= 1)).toBe(true);
+    } finally {
+      await m.stop();
+      client.close();
+      await relay.close();
+    }
+  }, 60_000);
 });
+

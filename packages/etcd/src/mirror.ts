@@ -49,8 +49,20 @@ export class Mirror<T> {
   private readonly loaded = new Set<string>();
   /** Keys this process deleted (see `assume`), with the revision: older puts arriving late are stale. */
   private readonly tombstones = new Map<string, number>();
+  /**
+   * While set, the prefixes are being read at one revision (at the start, and after any of them
+   * re-reads): `revision` that of the first read, `read` the prefixes read at it, `held` the changes
+   * their watches brought meanwhile, applied in revision order once every prefix is read. Until
+   * then the store is no whole view (`synced` is false): prefixes read at different revisions
+   * could show a host its own key gone but not yet the fleet's new version written before it.
+   */
+  private round?: { revision?: number; read: Set<string>; held: Map<string, PrefixChange[]> };
+  private stopping = false;
+  private readonly startWaiters = new Set<() => void>();
 
   constructor(private readonly opts: MirrorOptions<T>) {
+    const aligned = opts.prefixes.length > 1;
+    if (aligned) this.round = { read: new Set(), held: new Map() };
     this.watchers = opts.prefixes.map((prefix) => ({
       prefix,
       watcher: new PrefixWatcher({
@@ -58,26 +70,84 @@ export class Mirror<T> {
         prefix,
         callTimeoutMs: opts.callTimeoutMs,
         backoff: opts.backoff,
-        onSnapshot: (kvs, _revision, modRevisions) => this.replace(prefix, kvs, modRevisions),
-        onChange: (change) => this.apply(change),
-        onError: (err) => this.report(err, prefix),
+        onSnapshot: (kvs, revision, modRevisions) => this.snapshot(prefix, kvs, revision, modRevisions),
+        onChange: (change) => this.change(prefix, change),
+        onError: (err) => this.watcherError(prefix, err),
+        ...(aligned && { readRevision: () => this.round?.revision, onResync: () => this.rereading(prefix) }),
       }),
     }));
   }
 
-  /** Resolves once every prefix has been read and watched (retrying while etcd is unreachable), or on stop. */
+  /** Resolves once every prefix has been read (at one revision) and watched (retrying while etcd is unreachable), or on stop. */
   async start(): Promise<void> {
     await Promise.all(this.watchers.map((w) => w.watcher.start()));
+    if (this.synced || this.stopping) return;
+    await new Promise<void>((resolve) => {
+      this.startWaiters.add(resolve);
+      const off = this.subscribe(() => {
+        if (!this.synced) return;
+        off();
+        this.startWaiters.delete(resolve);
+        resolve();
+      });
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    for (const resolve of this.startWaiters) resolve();
+    this.startWaiters.clear();
     await Promise.all(this.watchers.map((w) => w.watcher.stop()));
     this.listeners.clear();
   }
 
-  /** Every prefix has delivered its first read: the store is a whole view, not a partial one. */
+  /** Every prefix has been read, at one revision since any of them last re-read: the store is a whole view, not a partial one. */
   get synced(): boolean {
-    return this.loaded.size === this.watchers.length;
+    return this.loaded.size === this.watchers.length && !this.round;
+  }
+
+  /** A prefix drops its watch to read again: every prefix is read again, at one revision. */
+  private rereading(prefix: string): void {
+    if (!this.round) {
+      this.round = { read: new Set(), held: new Map() };
+      for (const w of this.watchers) if (w.prefix !== prefix) w.watcher.resyncNow('re-reading with the other prefixes at one revision');
+      return;
+    }
+    this.round.read.delete(prefix);
+    this.round.held.delete(prefix);
+  }
+
+  private snapshot(prefix: string, kvs: Map<string, string>, revision: number, modRevisions: Map<string, number>): void {
+    const round = this.round;
+    if (!round) return this.replace(prefix, kvs, modRevisions);
+    round.revision ??= revision;
+    // Read before the round's revision was chosen, at another: read again at it.
+    if (revision !== round.revision) return this.watchers.find((w) => w.prefix === prefix)!.watcher.resyncNow(`re-reading at revision ${round.revision}, that of the other prefixes`);
+    this.replace(prefix, kvs, modRevisions);
+    round.read.add(prefix);
+    if (round.read.size < this.watchers.length) return;
+    // Every prefix read at one revision: what their watches brought since, in revision order, then the view is whole.
+    this.round = undefined;
+    for (const change of [...round.held.values()].flat().sort((a, b) => a.revision - b.revision)) this.apply(change);
+    this.notify([], true);
+  }
+
+  private change(prefix: string, change: PrefixChange): void {
+    const round = this.round;
+    if (round?.read.has(prefix)) {
+      round.held.set(prefix, [...(round.held.get(prefix) ?? []), change]);
+      return;
+    }
+    this.apply(change);
+  }
+
+  private watcherError(prefix: string, err: Error): void {
+    // The round's revision is compacted away: a new round at the latest.
+    if (this.round?.revision !== undefined && /compacted/i.test(err.message)) {
+      this.round = { read: new Set(), held: new Map() };
+      for (const w of this.watchers) if (w.prefix !== prefix) w.watcher.resyncNow('re-reading at a newer revision (the one chosen was compacted)');
+    }
+    this.report(err, prefix);
   }
 
   /** Calls `listener` after every change from now on; returns the unsubscribe. */

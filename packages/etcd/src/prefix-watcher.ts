@@ -25,6 +25,13 @@ export interface PrefixWatcherOptions {
   backoff?: BackoffOptions;
   /** Keys per range request when reading the prefix (all pages at one revision). Default 1000. */
   pageSize?: number;
+  /**
+   * The revision to read the prefix at, if one is asked (a mirror reading all its prefixes at one
+   * revision); undefined: the latest. A compacted one fails the read (reported to `onError`).
+   */
+  readRevision?: () => number | undefined;
+  /** Told each time the watcher drops its watch to read the prefix again (before the read). */
+  onResync?: () => void;
 }
 
 export interface PrefixWatcherStatus {
@@ -154,7 +161,7 @@ export class PrefixWatcher {
     const kvs = new Map<string, string>();
     const modRevisions = new Map<string, number>();
     let start: Buffer = Buffer.from(this.prefix);
-    let revision: number | undefined;
+    let revision: number | undefined = this.opts.readRevision?.();
     for (;;) {
       const builder = this.client.getAll().inRange({ start, end }).limit(this.pageSize).options(deadlineIn(this.callTimeoutMs));
       if (revision !== undefined) builder.revision(revision);
@@ -225,6 +232,18 @@ export class PrefixWatcher {
     }, this.callTimeoutMs);
   }
 
+  /** Reads the prefix again and watches from there (a mirror aligning its prefixes); no-op once stopped or before start. */
+  resyncNow(reason: string): void {
+    if (!this.started || this.stopped) return;
+    this.lastResyncReason = reason;
+    this.generation++;
+    this.connected = false;
+    this.clearTimers();
+    this.dropWatcher();
+    this.opts.onResync?.();
+    void this.sync();
+  }
+
   /** Drops the watch and schedules a fresh snapshot + watch. */
   private resync(reason: string, err?: Error): void {
     this.lastResyncReason = reason;
@@ -234,6 +253,7 @@ export class PrefixWatcher {
   private retryLater(what: string, err?: unknown): void {
     if (this.stopped) return;
     this.generation++;
+    this.opts.onResync?.();
     this.connected = false;
     this.clearTimers();
     this.dropWatcher();

@@ -217,7 +217,8 @@ export class RolloutCoordinator {
   private async pass(): Promise<void> {
     const mirror = this.mirror;
     const index = this.index;
-    if (!mirror || !index) return;
+    // Never from a view whose prefixes are read at different revisions (re-reading after a disconnect).
+    if (!mirror || !index || !mirror.synced) return;
     const { keys, project, log } = this.opts;
     const began = this.clock();
     // Only rollouts whose records changed are planned again; on a tick every one (minReady, deadlines).
