@@ -108,13 +108,15 @@ export class Mirror<T> {
 
   /** A prefix drops its watch to read again: every prefix is read again, at one revision. */
   private rereading(prefix: string): void {
-    if (!this.round) {
-      this.round = { read: new Set(), held: new Map() };
-      for (const w of this.watchers) if (w.prefix !== prefix) w.watcher.resyncNow('re-reading with the other prefixes at one revision');
-      return;
-    }
+    if (!this.round) return this.beginRound(prefix, 're-reading with the other prefixes at one revision');
     this.round.read.delete(prefix);
     this.round.held.delete(prefix);
+  }
+
+  /** A new round, its revision that of the next read; every prefix but `prefix` (re-reading already) is read again. */
+  private beginRound(prefix: string, reason: string): void {
+    this.round = { read: new Set(), held: new Map() };
+    for (const w of this.watchers) if (w.prefix !== prefix) w.watcher.resyncNow(reason);
   }
 
   private snapshot(prefix: string, kvs: Map<string, string>, revision: number, modRevisions: Map<string, number>): void {
@@ -135,7 +137,9 @@ export class Mirror<T> {
   private change(prefix: string, change: PrefixChange): void {
     const round = this.round;
     if (round?.read.has(prefix)) {
-      round.held.set(prefix, [...(round.held.get(prefix) ?? []), change]);
+      const held = round.held.get(prefix);
+      if (held) held.push(change);
+      else round.held.set(prefix, [change]);
       return;
     }
     this.apply(change);
@@ -143,10 +147,7 @@ export class Mirror<T> {
 
   private watcherError(prefix: string, err: Error): void {
     // The round's revision is compacted away: a new round at the latest.
-    if (this.round?.revision !== undefined && /compacted/i.test(err.message)) {
-      this.round = { read: new Set(), held: new Map() };
-      for (const w of this.watchers) if (w.prefix !== prefix) w.watcher.resyncNow('re-reading at a newer revision (the one chosen was compacted)');
-    }
+    if (this.round?.revision !== undefined && /compacted/i.test(err.message)) this.beginRound(prefix, 're-reading at a newer revision (the one chosen was compacted)');
     this.report(err, prefix);
   }
 

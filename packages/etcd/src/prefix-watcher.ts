@@ -236,12 +236,17 @@ export class PrefixWatcher {
   resyncNow(reason: string): void {
     if (!this.started || this.stopped) return;
     this.lastResyncReason = reason;
+    this.abandonWatch();
+    void this.sync();
+  }
+
+  /** Ends the current generation's watch and timers before a re-read (its late deliveries are ignored). */
+  private abandonWatch(): void {
     this.generation++;
+    this.opts.onResync?.();
     this.connected = false;
     this.clearTimers();
     this.dropWatcher();
-    this.opts.onResync?.();
-    void this.sync();
   }
 
   /** Drops the watch and schedules a fresh snapshot + watch. */
@@ -252,11 +257,7 @@ export class PrefixWatcher {
 
   private retryLater(what: string, err?: unknown): void {
     if (this.stopped) return;
-    this.generation++;
-    this.opts.onResync?.();
-    this.connected = false;
-    this.clearTimers();
-    this.dropWatcher();
+    this.abandonWatch();
     const error = err instanceof Error ? err : new Error(what);
     this.lastError = err instanceof Error && err.message !== what ? `${what}: ${err.message}` : what;
     this.report(error);

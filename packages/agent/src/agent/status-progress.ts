@@ -56,7 +56,7 @@ function onlyDetailsChanged(prev: ComponentStatus, next: ComponentStatus): boole
  * How soon a component's new status must be written (StatusWriter.set's pace), from the one
  * reported before it. At once: a failure, an update ending or changing its target, a preflight's
  * answer the coordinator waits for, anything settled. A step of work under way (an update begun,
- * a new phase) once it has lasted 250 ms; news within one, a second; details, a few seconds. So a
+ * a new phase) once it has lasted half a second; news within one, a second; details, a few seconds. So a
  * quick update costs a few writes, and the live view still sees every step that lasts.
  */
 export function statusPace(prev: ComponentStatus | undefined, next: ComponentStatus): StatusPace {

@@ -128,7 +128,7 @@ export class RolloutCoordinator {
    * view. A rollout selects the hosts registered in that view when it starts (tests wait on it).
    */
   registeredHosts(): number | undefined {
-    return this.ready && this.election.isLeader() ? this.index?.registrations.size : undefined;
+    return this.mirror?.synced && this.election.isLeader() ? this.index?.registrations.size : undefined;
   }
 
   /** What this coordinator's passes cost so far: how many, how many rollout steps, their time on the clock (ms), state writes made and held back. */
