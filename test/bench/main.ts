@@ -1,10 +1,11 @@
-/** `npm run bench`: every benchmark, figures printed to stdout. BENCH=local,agent,rollout,peers picks some. */
+/** `npm run bench`: every benchmark, figures printed to stdout. BENCH=local,agent,rollout,pass,peers picks some. */
 import { benchAgent } from './agent.bench';
+import { benchCoordinatorPass } from './coordinator-pass.bench';
 import { benchLocalUpdate } from './local-update.bench';
 import { benchPeers } from './peers.bench';
 import { benchRollout } from './rollout.bench';
 
-const all: Record<string, () => Promise<void>> = { local: benchLocalUpdate, agent: benchAgent, rollout: benchRollout, peers: benchPeers };
+const all: Record<string, () => Promise<void>> = { local: benchLocalUpdate, agent: benchAgent, rollout: benchRollout, pass: benchCoordinatorPass, peers: benchPeers };
 
 async function main(): Promise<void> {
   const chosen = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');

@@ -2,6 +2,15 @@ import { KeyLayout, rolloutRequestSchema, type ComponentStatus, type DesiredVers
 import { historyOverflow, observesHostKey, planCancel, planStep, sameState, type PlanInput, type PlanStep, type RolloutMemory } from './planner';
 
 const keys = new KeyLayout();
+
+/** `value`, and everything in it, frozen: a change to it throws (strict mode). */
+function frozen<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
 const P = 'demo';
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -131,7 +140,8 @@ class World {
     }
     if (out.state.pausedBy === 'canary') this.memory.canaryPausedRevision ??= this.revision;
     const stored = this.etcd.get(keys.rolloutState(P, 'web'));
-    this.state = stored === undefined ? undefined : JSON.parse(stored);
+    // Frozen: a step must never change the state it plans from (the coordinator's mirror holds it).
+    this.state = stored === undefined ? undefined : frozen(JSON.parse(stored));
     return out;
   }
   /** A new coordinator takes over: it knows only what etcd holds. */

@@ -15,12 +15,14 @@ const ON_THE_WAY = new Set<RolloutState['hosts'][number]['result']>(['done', 'ro
  * failure, a lost host or a host becoming ready is written at once.
  */
 export function holdsBack(writes: readonly PlannedWrite[], stateKey: string, stored: RolloutState, next: RolloutState): boolean {
-  if (writes.length !== 1 || writes[0].key !== stateKey || writes[0].value === undefined) return false;
+  // A delete has no value; `in` rather than reading it: a state's value is made when first read (stateWrite).
+  if (writes.length !== 1 || writes[0].key !== stateKey || !('value' in writes[0])) return false;
   if (stored.rollout !== next.rollout || stored.state !== next.state || stored.currentBatch !== next.currentBatch || stored.pausedBy !== next.pausedBy || stored.message !== next.message) return false;
   if (stored.hosts.length !== next.hosts.length) return false;
   for (let i = 0; i < next.hosts.length; i++) {
     const was = stored.hosts[i];
     const is = next.hosts[i];
+    if (was === is) continue; // left alone by the step (planStep copies a host only to change it)
     if (was.id !== is.id) return false;
     if (was.result !== is.result && !ON_THE_WAY.has(is.result)) return false;
   }
