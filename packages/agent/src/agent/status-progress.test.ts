@@ -1,5 +1,5 @@
 import type { ComponentStatus } from '@gantry/spec';
-import { DETAIL_PACE, isProgressStatus, PROGRESS_PACE, PULLING_PACE, stampStatus, STEP_PACE, statusPace } from './status-progress';
+import { ANSWER_GONE_PACE, DETAIL_PACE, isProgressStatus, PROGRESS_PACE, PULLING_PACE, stampStatus, STEP_PACE, statusPace } from './status-progress';
 
 const status = (patch: Partial<ComponentStatus>): ComponentStatus => ({ phase: 'running', containers: [], updatedAt: '2026-12-03T00:00:00.000Z', ...patch });
 
@@ -48,9 +48,35 @@ describe('statusPace', () => {
     expect(statusPace(running1, { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulling' } })).toBe(PULLING_PACE);
   });
 
-  it('details going away (a preflight answer, a teardown, a container row) ride on the next write', () => {
+  it('a preflight answer cleared rides on the next write (the update of the host, when its batch comes)', () => {
     const answered = { ...running1, prepull: { rollout: 'r1', version: 'v2', image: 'app:v2', state: 'pulled' as const } };
-    expect(statusPace(answered, running1)).toBe(DETAIL_PACE);
+    expect(statusPace(answered, running1)).toBe(ANSWER_GONE_PACE);
+    expect(ANSWER_GONE_PACE.holdMs).toBeGreaterThan(DETAIL_PACE.holdMs!);
+    // Cleared with anything else that is news: that news's pace.
+    expect(statusPace(answered, { ...running1, targetVersion: 'v2' })).toBe(STEP_PACE);
+    expect(statusPace(answered, { ...running1, containers: [{ ...running1.containers[0], state: 'exited' }] })).toEqual({});
+  });
+
+  it("the new image ready within a step (its id, a pull's progress gone) is a detail; a pull's progress is news", () => {
+    const begun = status({ phase: 'running', version: 'v1', targetVersion: 'v2', containers: running1.containers });
+    expect(statusPace(begun, { ...begun, imageId: 'sha256:2' })).toBe(DETAIL_PACE);
+    const pulling = { ...begun, phase: 'pulling' as const, pull: { layersDone: 1, layersTotal: 3, bytesDone: 10, bytesTotal: 30 } };
+    expect(statusPace(pulling, { ...pulling, pull: { ...pulling.pull, layersDone: 2, bytesDone: 20 } })).toBe(PROGRESS_PACE);
+    expect(statusPace(pulling, { ...pulling, pull: undefined, imageId: 'sha256:2' })).toBe(DETAIL_PACE);
+    // The step after it is news as before.
+    expect(statusPace({ ...begun, imageId: 'sha256:2' }, { ...begun, imageId: 'sha256:2', phase: 'ready-checking' })).toBe(STEP_PACE);
+  });
+
+  it("a desired value observed is news when a rollout wrote it (the coordinator waits), a detail otherwise", () => {
+    const onHostKey = { ...running1, version: 'v2', observed: { key: '/gantry/v1/projects/p/hosts/h1/desired/web', modRevision: 7, rollout: 'r1' } };
+    const onFleetKey = { ...onHostKey, observed: { key: '/gantry/v1/projects/p/desired/web', modRevision: 9 } };
+    // The rollout over, its host key deleted: the host follows the fleet's key, at the same version.
+    expect(statusPace(onHostKey, onFleetKey)).toBe(DETAIL_PACE);
+    // A rollout's host key: at once, even at the version it runs.
+    expect(statusPace(onFleetKey, { ...onFleetKey, observed: { key: onHostKey.observed.key, modRevision: 12, rollout: 'r2' } })).toEqual({});
+  });
+
+  it('details going away (a teardown, a container row) ride on the next write', () => {
     const tearingDown = status({ phase: 'running', version: 'v2', containers: [{ id: 'b', version: 'v2', role: 'serving', state: 'running' }, { id: 'a', version: 'v1', role: 'tearing-down', state: 'running' }], teardown: [{ container: 'a', since: '2026-12-03T00:00:00.000Z', stopTimeoutMs: 10_000 }] });
     expect(statusPace(tearingDown, { ...tearingDown, containers: [tearingDown.containers[0]], teardown: undefined })).toBe(DETAIL_PACE);
     // A teardown going on (its container exited, then removed) is detail too; a teardown appearing is news.
