@@ -17,6 +17,7 @@ import { ensureDemoImages, repoRoot, serviceEnv, waitFor } from '@gantry/testkit
 import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
+import { storeQuiet } from './etcd-quiet';
 import { fmt, median, percentile, printTable } from './stats';
 
 const WRITES = Number(process.env.BENCH_WRITES ?? 200);
@@ -91,8 +92,8 @@ export async function benchAgent(): Promise<void> {
     await agent.kill('SIGTERM');
     agent.start();
     await waitFor(() => phaseIs('running', UPDATES % 2 === 0 ? 'v1' : 'v2'), { timeoutMs: 60_000, what: 'the restarted agent to settle' });
-    const settled = Date.now();
-    await waitFor(() => Date.now() - settled > 3_000, { what: 'status writes to settle', intervalMs: 200 });
+    // Settled: no write for longer than a status detail may wait (DETAIL_PACE, 3 s).
+    await storeQuiet(etcd, 4_000, 60_000);
     const before = (await etcd.get(hostKey).exec()).header.revision;
     const idleStart = Date.now();
     await waitFor(() => Date.now() - idleStart >= IDLE_SECONDS * 1000, { timeoutMs: IDLE_SECONDS * 1000 + 5_000, intervalMs: 500, what: 'the idle period' });

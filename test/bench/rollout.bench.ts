@@ -7,7 +7,7 @@
  *      SIGTERM-deaf app (stopTimeout 10 s): its wall time does not contain the stop timeouts.
  *   2. A SIMULATED fleet (BENCH_SIM_HOSTS, default "10000"; several sizes comma-separated): that
  *      many real `Agent` objects in BENCH_SIM_PROCS child processes (default one per 2,500 hosts),
- *      each process sharing one etcd client, against the REAL etcd, each agent with an in-memory
+ *      each hundred agents sharing one etcd client, against the REAL etcd, each agent with an in-memory
  *      engine (test/support/simulated-host.ts: no Docker, no HAProxy; start 50 ms + "ready" 20 ms,
  *      no ready or health checks); the agents are no coordinator candidates: the REAL coordinator
  *      runs alone in a child process of its own (test/support/coordinator-process.ts), which reports
@@ -23,15 +23,26 @@
  *                      (its status's targetSince; an update written only once done: its new container's start)
  *                      → its status running the target version (updatedAt: the time of that write);
  *                      simulation: from its new container's start less the simulated work (start + ready ms)
- *   overhead           batch wall − slowest host
- *   etcd writes        store revision delta (request put → history entry's mod revision), divided by the
- *                      hosts updated. WRITES (revisions) only, no reads and no watches; the etcd is shared,
- *                      so any other writer at the time shows too. Also the number of key changes under the
+ *   overhead           batch wall − slowest host (on a loaded machine it also holds the hosts' wait for CPU)
+ *   coordination       the coordinator's own share, from when one watch of the project saw each key (its
+ *                      own clock): tell = the batch's first host key → its last; react = the batch's last
+ *                      host done (its status) → the next batch's first host key (last batch: → the history
+ *                      entry); hosts work = the batch's last host key → its last host done
+ *   etcd writes        store revision delta (request put → the last write under the project once the history
+ *                      entry is written, every teardown is done and nothing changed there for 3.5 s: the
+ *                      details that follow an update included), divided by the hosts updated. WRITES
+ *                      (revisions) only, no reads and no watches; the etcd is shared, so any other writer
+ *                      at the time shows too. Also the number of key changes under the
  *                      project seen by a watch over the same span (a transaction is one revision, several keys),
  *                      and the revisions by writer: agents' status records, the coordinator's (rollout
  *                      records, host and fleet desired keys), anything else.
  *   coordinator memory the coordinator's process.memoryUsage() (simulation: its own process; real fleets:
  *                      the RSS of the gantryd that leads, agent included), and its passes during the rollout.
+ *   status writes      one host's status writes as the watch saw them, each with the fields it changed.
+ *
+ * BENCH_DEBUG=1 prints the stack of a simulation that could not be measured, and every host's status
+ * writes of a real fleet; BENCH_CPU_PROF_DIR makes the simulation's coordinator and first agents
+ * process write V8 CPU profiles there.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -56,6 +67,7 @@ import { AgentProcess } from '../support/agent-process';
 import { demoConfig } from '../support/demo-config';
 import { freeHostAddresses } from '../support/local-host';
 import { startCoordinatorProcess, startSimulatedFleet } from '../support/simulated-fleet';
+import { storeQuiet } from './etcd-quiet';
 import { fmt, median, printTable } from './stats';
 
 const PORT = 80;
@@ -85,6 +97,15 @@ interface BatchFigures {
   wallMs: number;
   slowestHostMs: number;
   overheadMs: number;
+  /**
+   * The coordinator's share, from what one watch of the project saw when (its own clock):
+   * `tellMs` the batch's first host key → its last; `reactMs` the batch's last host done (its
+   * status) → the next batch's first host key (the last batch: → the history entry). Between the
+   * two the hosts work: `hostsMs`, the batch's last host key → its last host done.
+   */
+  tellMs: number;
+  hostsMs: number;
+  reactMs: number;
 }
 
 interface RolloutFigures {
@@ -97,6 +118,8 @@ interface RolloutFigures {
   finishMs: number;
   batches: BatchFigures[];
   revisions: number;
+  /** Revisions up to the history entry only (the window of runs before 2026-12-04, which left out what follows it). */
+  revisionsToHistory: number;
   keyChanges: number;
   /** Revisions by writer: agents' status records, the coordinator's records, others. */
   revisionsBy: { status: number; coordinator: number; other: number };
@@ -105,6 +128,8 @@ interface RolloutFigures {
   message?: string;
   /** One host's status writes (the first of batch 1), as the live view saw them. */
   sample?: { host: string; writes: string[] };
+  /** Every host's writes (BENCH_DEBUG, fleets of up to 20 hosts). */
+  everyHost?: Array<{ host: string; writes: string[] }>;
   /** The host whose coordinator drove it (the state's `coordinator`). */
   coordinatorHost?: string;
   /** What the coordinator cost, when it could be read. */
@@ -140,13 +165,18 @@ function trackHostUpdates(to: string, simulatedWorkMs?: number) {
   const begun = new Map<string, number>();
   const done = new Map<string, number>();
   /** Each host's status writes over the rollout, as `+ms phase`, from its first. */
-  const writes = new Map<string, { first: number; steps: string[] }>();
+  const writes = new Map<string, { first: number; steps: string[]; last?: ComponentStatus }>();
   const take = (host: string, s: ComponentStatus) => {
     const at = Date.parse(s.updatedAt);
     const w = writes.get(host) ?? { first: at, steps: [] };
     writes.set(host, w);
     const what = [s.phase, s.version && `${s.version}${s.targetVersion ? `→${s.targetVersion}` : ''}`, s.drain && 'drain', s.teardown && 'teardown'].filter(Boolean).join(' ');
-    w.steps.push(`+${at - w.first}ms ${what}`);
+    // Which fields the write changed: what each write was for.
+    const was = w.last as Record<string, unknown> | undefined;
+    const now = s as Record<string, unknown>;
+    const changed = was && [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => k !== 'updatedAt' && JSON.stringify(was[k]) !== JSON.stringify(now[k]));
+    w.last = s;
+    w.steps.push(`+${at - w.first}ms ${what}${changed ? ` [${changed.join(',')}]` : ''}`);
     const running = s.phase === 'running' && s.version === to;
     if (simulatedWorkMs !== undefined) {
       const started = s.containers.find((c) => c.version === to)?.startedAt;
@@ -174,13 +204,20 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
   let historySeenAt = 0;
   let historyRevision = 0;
   const changeRevisions: number[] = [];
+  /** When the watch saw each host told the target (its host key) and each host done, ms. */
+  const toldSeen = new Map<string, number>();
+  const doneSeen = new Map<string, number>();
+  /** Each host's latest status: whether a teardown still runs, and its revision. */
+  const latest = new Map<string, { tearingDown: boolean; revision: number }>();
   const kindsByRevision = new Map<number, Set<string>>();
+  let lastChangeAt = 0;
   const watcher = new PrefixWatcher({
     client: etcd,
     prefix: keys.project(project),
     onSnapshot: () => undefined,
     onChange: (c) => {
       changeRevisions.push(c.revision);
+      lastChangeAt = performance.now();
       const kind = keys.parse(c.key)?.kind ?? 'other';
       kindsByRevision.set(c.revision, (kindsByRevision.get(c.revision) ?? new Set()).add(kind));
       if (c.key === historyKey && c.type === 'put' && !historySeenAt) {
@@ -188,17 +225,26 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
         historyRevision = c.revision;
       }
       const parsed = keys.parse(c.key);
+      if (parsed?.kind === 'host-desired' && parsed.component === 'web' && c.type === 'put' && !toldSeen.has(parsed.host) && c.value.includes(`"${to}"`)) toldSeen.set(parsed.host, Date.now());
       if (parsed?.kind === 'status' && parsed.component === 'web' && c.type === 'put') {
         const s = componentStatusSchema.safeParse(JSON.parse(c.value));
-        if (s.success) tracker.take(parsed.host, s.data);
+        if (s.success) {
+          tracker.take(parsed.host, s.data);
+          latest.set(parsed.host, { tearingDown: s.data.teardown !== undefined, revision: c.revision });
+          if (!doneSeen.has(parsed.host) && s.data.phase === 'running' && s.data.version === to) doneSeen.set(parsed.host, Date.now());
+        }
       }
     },
   });
-  await watcher.start();
+  await watcher.start().catch((err: Error) => {
+    throw new Error(`watching the project: ${err.message}`);
+  });
   try {
     const request = rolloutRequestSchema.parse({ id, component: 'web', toVersion: to, policy: { batch, minReadySeconds: 0, preflight }, createdBy: 'bench', createdAt: new Date().toISOString() });
     const writtenAt = Date.now();
-    const put = await etcd.put(keys.rolloutRequest(project, 'web')).value(JSON.stringify(request)).exec();
+    const put = await etcd.put(keys.rolloutRequest(project, 'web')).value(JSON.stringify(request)).exec().catch((err: Error) => {
+      throw new Error(`writing the rollout request: ${err.message}`);
+    });
     requestRevision = Number(put.header.revision);
     try {
       await waitFor(() => historySeenAt > 0, { timeoutMs, intervalMs: 20, what: `rollout ${id} (${label}) in history` });
@@ -209,17 +255,35 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
     const entry: RolloutHistoryEntry = rolloutHistoryEntrySchema.parse(JSON.parse((await etcd.get(historyKey).string())!));
     // Let the last status writes (each agent reporting its final state) arrive before reading own times.
     await waitFor(() => entry.state.hosts.every((h) => !Number.isNaN(tracker.own(h.id))), { timeoutMs: 10_000, intervalMs: 50, what: 'final statuses' }).catch(() => undefined);
+    // The writes of an update end after the history entry: its teardown's end (in the background)
+    // and the details that ride on a later write or go within 3 s (status-progress.ts). Counted up
+    // to when every teardown is done and nothing under the project changed for 3.5 s.
+    const settled = await waitFor(() => entry.state.hosts.every((h) => latest.get(h.id)?.tearingDown === false) && performance.now() - lastChangeAt > 3_500, { timeoutMs: 60_000, intervalMs: 50, what: 'every teardown done, and 3.5 s without a write' }).catch(() => false);
+    if (!settled) process.stderr.write(`  warning: the project was not quiet within 60 s of the history entry; writes counted up to then\n`);
+    const lastRevision = Math.max(historyRevision, ...changeRevisions);
 
     const byBatch = new Map<number, typeof entry.state.hosts>();
     for (const h of entry.state.hosts) byBatch.set(h.batch, [...(byBatch.get(h.batch) ?? []), h]);
-    const batches: BatchFigures[] = [...byBatch.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([batchNo, hosts]) => {
-        const start = Math.min(...hosts.map((h) => Date.parse(h.startedAt ?? '')));
-        const end = Math.max(...hosts.map((h) => Date.parse(h.finishedAt ?? '')));
-        const slowest = Math.max(...hosts.map((h) => tracker.own(h.id)).filter((n) => !Number.isNaN(n)));
-        return { batch: batchNo, hosts: hosts.length, wallMs: end - start, slowestHostMs: slowest, overheadMs: end - start - slowest };
-      });
+    const ordered = [...byBatch.entries()].sort(([a], [b]) => a - b);
+    const seen = (m: Map<string, number>, hosts: typeof entry.state.hosts, pick: (...n: number[]) => number) => pick(...hosts.map((h) => m.get(h.id) ?? NaN).filter((n) => !Number.isNaN(n)));
+    const batches: BatchFigures[] = ordered.map(([batchNo, hosts], i) => {
+      const start = Math.min(...hosts.map((h) => Date.parse(h.startedAt ?? '')));
+      const end = Math.max(...hosts.map((h) => Date.parse(h.finishedAt ?? '')));
+      const slowest = Math.max(...hosts.map((h) => tracker.own(h.id)).filter((n) => !Number.isNaN(n)));
+      const next = ordered[i + 1];
+      const lastDone = seen(doneSeen, hosts, Math.max);
+      const reactTo = next ? seen(toldSeen, next[1], Math.min) : historySeenAt;
+      return {
+        batch: batchNo,
+        hosts: hosts.length,
+        wallMs: end - start,
+        slowestHostMs: slowest,
+        overheadMs: end - start - slowest,
+        tellMs: seen(toldSeen, hosts, Math.max) - seen(toldSeen, hosts, Math.min),
+        hostsMs: lastDone - seen(toldSeen, hosts, Math.max),
+        reactMs: reactTo - lastDone,
+      };
+    });
     const lastDone = Math.max(...entry.state.hosts.map((h) => Date.parse(h.finishedAt ?? '')));
     return {
       label,
@@ -228,15 +292,17 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
       firstBatchDelayMs: Date.parse(entry.state.startedAt ?? '') - writtenAt,
       finishMs: historySeenAt - lastDone,
       batches,
-      revisions: historyRevision - requestRevision,
-      keyChanges: changeRevisions.filter((r) => r > requestRevision && r <= historyRevision).length,
+      revisions: lastRevision - requestRevision,
+      revisionsToHistory: historyRevision - requestRevision,
+      keyChanges: changeRevisions.filter((r) => r > requestRevision && r <= lastRevision).length,
       revisionsBy: [...kindsByRevision]
-        .filter(([r]) => r > requestRevision && r <= historyRevision)
+        .filter(([r]) => r > requestRevision && r <= lastRevision)
         .reduce((by, [, kinds]) => ({ ...by, [writerOf(kinds)]: by[writerOf(kinds)] + 1 }), { status: 0, coordinator: 0, other: 0 }),
       state: entry.state.state,
       coordinatorHost: entry.state.coordinator,
       message: entry.state.message,
       sample: ((h) => h && { host: h.id, writes: tracker.writes(h.id) })(entry.state.hosts.find((h) => h.batch === 1) ?? entry.state.hosts[0]),
+      ...(process.env.BENCH_DEBUG && entry.state.hosts.length <= 20 && { everyHost: entry.state.hosts.map((h) => ({ host: h.id, writes: tracker.writes(h.id) })) }),
     };
   } finally {
     await watcher.stop();
@@ -247,18 +313,22 @@ function report(f: RolloutFigures): void {
   const title = `Rollout v1→v2, ${f.label}: ${f.hosts} hosts, ${f.batches.length} batches, result ${f.state}`;
   printTable(
     title,
-    ['batch', 'hosts', 'batch wall', 'slowest host', 'overhead'],
-    f.batches.map((b) => [String(b.batch), String(b.hosts), fmt(b.wallMs), fmt(b.slowestHostMs), fmt(b.overheadMs)]),
+    ['batch', 'hosts', 'batch wall', 'slowest host', 'overhead', 'coordinator: tell', 'hosts work', 'coordinator: react', 'coordination'],
+    f.batches.map((b) => [String(b.batch), String(b.hosts), fmt(b.wallMs), fmt(b.slowestHostMs), fmt(b.overheadMs), fmt(b.tellMs), fmt(b.hostsMs), fmt(b.reactMs), fmt(b.tellMs + b.reactMs)]),
   );
   const overheads = f.batches.map((b) => b.overheadMs);
+  const coordination = f.batches.map((b) => b.tellMs + b.reactMs);
   printTable(`Summary, ${f.label}`, ['figure', 'value'], [
     ['wall time (request written → history entry seen)', fmt(f.wallMs)],
     ['  request written → first host key written', fmt(f.firstBatchDelayMs)],
     ['  last host done → history entry seen', fmt(f.finishMs)],
     ['overhead per batch, median', fmt(median(overheads))],
     ['overhead per batch, max', fmt(Math.max(...overheads))],
-    ['etcd writes (revisions) request → history', String(f.revisions)],
+    ['coordination per batch (tell + react), median', fmt(median(coordination))],
+    ['coordination per batch (tell + react), max', fmt(Math.max(...coordination))],
+    ['etcd writes (revisions) request → settled (teardowns done)', String(f.revisions)],
     ['etcd writes (revisions) per host update', (f.revisions / f.hosts).toFixed(1)],
+    ['  of them up to the history entry (the window before 2026-12-04)', (f.revisionsToHistory / f.hosts).toFixed(1)],
     ['  key changes under the project (watch)', String(f.keyChanges)],
     ['  key changes per host update', (f.keyChanges / f.hosts).toFixed(1)],
     ['  per host update: agents\' status writes', (f.revisionsBy.status / f.hosts).toFixed(2)],
@@ -267,7 +337,8 @@ function report(f: RolloutFigures): void {
     ...coordinatorRows(f.coordinator),
   ]);
   if (f.state !== 'succeeded') console.log(`  ${f.state}: ${f.message?.slice(0, 600)}`);
-  if (f.sample) console.log(`  status writes of ${f.sample.host} seen by the watch: ${f.sample.writes.join(' · ')}`);
+  if (f.sample && !f.everyHost) console.log(`  status writes of ${f.sample.host} seen by the watch: ${f.sample.writes.join(' · ')}`);
+  for (const h of f.everyHost ?? []) console.log(`  status writes of ${h.host} seen by the watch: ${h.writes.join(' · ')}`);
 }
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -389,8 +460,10 @@ async function simulatedFleet(count: number): Promise<RolloutFigures> {
     process.stderr.write(
       `  simulated fleet of ${count} in ${processes} process(es) (RSS ${fleet.rssBytes.map(mib).join(', ')}): all agents started after ${fmt(registeredMs)}, ${registrations} registrations in etcd, all at v1 after ${fmt(Date.now() - startedAt)}\n`,
     );
-    // Let the v1 status writes settle so they do not count against the rollout, and the coordinator's mirror fill.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // The v1 status writes settled (they do not count against the rollout; etcd applies what it
+    // committed, so the request is no `too many requests`), and the coordinator sees every host.
+    await waitFor(async () => (await coordinator!.stats()).registeredHosts === count, { timeoutMs: 60_000, intervalMs: 200, what: `the coordinator to see ${count} hosts` });
+    await storeQuiet(etcd, 1_000, 60_000);
     const before = await coordinator.stats();
     const f = await measureRollout(etcd, project, `SIMULATION (${count} agents in ${processes} processes, in-memory engine, real etcd and coordinator)`, count, 'v2', { percent: 10 }, 60_000 + count * 100, SIM_START_MS + SIM_READY_MS, false);
     const after = await coordinator.stats();
@@ -411,6 +484,8 @@ async function simulatedFleet(count: number): Promise<RolloutFigures> {
     await coordinator?.stop();
     await fleet?.stop();
     await etcd.delete().prefix(keys.project(project));
+    // What comes next (another size, another benchmark) meets an etcd that applied the fleet's end.
+    await storeQuiet(etcd, 1_000, 60_000).catch(() => undefined);
     etcd.close();
   }
 }
@@ -444,16 +519,17 @@ export async function benchRollout(): Promise<void> {
       report(f);
       results.push(f);
     } catch (err) {
-      console.log(`\nSIMULATION with ${n} agents: not measured: ${(err as Error).message.split('\n')[0]}`);
+      console.log(`\nSIMULATION with ${n} agents: not measured: ${(err as Error).message.split('\n')[0]}`, process.env.BENCH_DEBUG ? (err as Error).stack : '');
     }
   }
   if (results.length > 1) {
-    printTable('Rollouts compared', ['fleet', 'hosts', 'batches', 'wall', 'overhead/batch median (max)', 'etcd writes/host', 'coordinator RSS (heap)'], results.map((f) => [
+    printTable('Rollouts compared', ['fleet', 'hosts', 'batches', 'wall', 'overhead/batch median (max)', 'coordination/batch median (max)', 'etcd writes/host', 'coordinator RSS (heap)'], results.map((f) => [
       f.label.startsWith('SIMULATION') ? 'SIMULATION' : 'real',
       String(f.hosts),
       String(f.batches.length),
       fmt(f.wallMs),
       `${fmt(median(f.batches.map((b) => b.overheadMs)))} (${fmt(Math.max(...f.batches.map((b) => b.overheadMs)))})`,
+      `${fmt(median(f.batches.map((b) => b.tellMs + b.reactMs)))} (${fmt(Math.max(...f.batches.map((b) => b.tellMs + b.reactMs)))})`,
       (f.revisions / f.hosts).toFixed(1),
       f.coordinator ? `${mib(f.coordinator.rssBytes)}${f.coordinator.heapUsedBytes !== undefined ? ` (${mib(f.coordinator.heapUsedBytes)})` : ''}` : '-',
     ]));

@@ -17,6 +17,8 @@ export interface CoordinatorProcessSpec {
 
 export interface CoordinatorProcessStats {
   leader: boolean;
+  /** Hosts registered in its view (undefined unless it leads with a synced one). */
+  registeredHosts: number | undefined;
   memory: NodeJS.MemoryUsage;
   passes: ReturnType<RolloutCoordinator['stats']>;
 }
@@ -31,7 +33,7 @@ async function run(spec: CoordinatorProcessSpec): Promise<void> {
     process.exit(0);
   };
   process.on('message', (m: { type: string }) => {
-    if (m.type === 'stats') process.send?.({ type: 'stats', stats: { leader: coordinator.isLeader(), memory: process.memoryUsage(), passes: coordinator.stats() } satisfies CoordinatorProcessStats });
+    if (m.type === 'stats') process.send?.({ type: 'stats', stats: { leader: coordinator.isLeader(), registeredHosts: coordinator.registeredHosts(), memory: process.memoryUsage(), passes: coordinator.stats() } satisfies CoordinatorProcessStats });
     if (m.type === 'stop') void stop();
   });
   process.on('disconnect', () => void stop());

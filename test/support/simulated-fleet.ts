@@ -11,9 +11,9 @@ import type { SimulatedAgentsSpec } from './simulated-agents-process';
 
 type Reply = { type: 'started'; agents?: number; rssBytes?: number } | { type: 'error'; message: string } | { type: 'stats'; stats: CoordinatorProcessStats };
 
-function child(script: string, spec: unknown, what: string, timeoutMs: number): Promise<{ proc: ChildProcess; started: Extract<Reply, { type: 'started' }> }> {
+function child(script: string, spec: unknown, what: string, timeoutMs: number, execArgv: string[] = []): Promise<{ proc: ChildProcess; started: Extract<Reply, { type: 'started' }> }> {
   // Room for the records of thousands of agents (or hosts, in the coordinator's mirror).
-  const proc = fork(join(__dirname, script), [], { execArgv: ['--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(join(__dirname, script), [], { execArgv: ['--max-old-space-size=8192', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what}: not started within ${timeoutMs} ms`)), timeoutMs);
     proc.on('message', (m: Reply) => {
@@ -56,7 +56,10 @@ export async function startSimulatedFleet(opts: { etcd: string[]; project: strin
   const specs: SimulatedAgentsSpec[] = [];
   for (let from = 1; from <= opts.count; from += per) specs.push({ etcd: opts.etcd, project: opts.project, from, to: Math.min(opts.count, from + per - 1), startMs: opts.startMs, readyMs: opts.readyMs });
   // All processes start together (each starts its agents in chunks).
-  const started = await Promise.allSettled(specs.map((spec) => child('simulated-agents-process.js', spec, `simulated agents s${spec.from}..s${spec.to}`, 60_000 + opts.count * 30)));
+  // BENCH_CPU_PROF_DIR (see startCoordinatorProcess): the first agents process writes a profile too.
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const profile = (i: number) => (profileDir && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const started = await Promise.allSettled(specs.map((spec, i) => child('simulated-agents-process.js', spec, `simulated agents s${spec.from}..s${spec.to}`, 60_000 + opts.count * 30, profile(i))));
   for (const r of started) {
     if (r.status !== 'fulfilled') continue;
     procs.push(r.value.proc);
@@ -75,9 +78,13 @@ export interface CoordinatorProcess {
   stop(): Promise<void>;
 }
 
-/** The real coordinator, alone in a child process. */
+/**
+ * The real coordinator, alone in a child process. With BENCH_CPU_PROF_DIR set, it writes a V8 CPU
+ * profile there when it stops (open it in Chrome's DevTools): where a pass spends its time.
+ */
 export async function startCoordinatorProcess(spec: CoordinatorProcessSpec): Promise<CoordinatorProcess> {
-  const { proc } = await child('coordinator-process.js', spec, 'coordinator process', 30_000);
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const { proc } = await child('coordinator-process.js', spec, 'coordinator process', 30_000, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   return {
     stats: () =>
       new Promise((resolve, reject) => {
