@@ -207,10 +207,11 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
   /** When the watch saw each host told the target (its host key) and each host done, ms. */
   const toldSeen = new Map<string, number>();
   const doneSeen = new Map<string, number>();
-  /** Each host's latest status: whether a teardown still runs, and its revision. */
-  const latest = new Map<string, { tearingDown: boolean; revision: number }>();
+  /** Whether each host's latest status still shows a teardown. */
+  const tearingDown = new Map<string, boolean>();
   const kindsByRevision = new Map<number, Set<string>>();
   let lastChangeAt = 0;
+  let lastRevision = 0;
   const watcher = new PrefixWatcher({
     client: etcd,
     prefix: keys.project(project),
@@ -218,6 +219,7 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
     onChange: (c) => {
       changeRevisions.push(c.revision);
       lastChangeAt = performance.now();
+      lastRevision = Math.max(lastRevision, c.revision);
       const kind = keys.parse(c.key)?.kind ?? 'other';
       kindsByRevision.set(c.revision, (kindsByRevision.get(c.revision) ?? new Set()).add(kind));
       if (c.key === historyKey && c.type === 'put' && !historySeenAt) {
@@ -230,7 +232,7 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
         const s = componentStatusSchema.safeParse(JSON.parse(c.value));
         if (s.success) {
           tracker.take(parsed.host, s.data);
-          latest.set(parsed.host, { tearingDown: s.data.teardown !== undefined, revision: c.revision });
+          tearingDown.set(parsed.host, s.data.teardown !== undefined);
           if (!doneSeen.has(parsed.host) && s.data.phase === 'running' && s.data.version === to) doneSeen.set(parsed.host, Date.now());
         }
       }
@@ -258,9 +260,8 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
     // The writes of an update end after the history entry: its teardown's end (in the background)
     // and the details that ride on a later write or go within 3 s (status-progress.ts). Counted up
     // to when every teardown is done and nothing under the project changed for 3.5 s.
-    const settled = await waitFor(() => entry.state.hosts.every((h) => latest.get(h.id)?.tearingDown === false) && performance.now() - lastChangeAt > 3_500, { timeoutMs: 60_000, intervalMs: 50, what: 'every teardown done, and 3.5 s without a write' }).catch(() => false);
+    const settled = await waitFor(() => entry.state.hosts.every((h) => tearingDown.get(h.id) === false) && performance.now() - lastChangeAt > 3_500, { timeoutMs: 60_000, intervalMs: 50, what: 'every teardown done, and 3.5 s without a write' }).catch(() => false);
     if (!settled) process.stderr.write(`  warning: the project was not quiet within 60 s of the history entry; writes counted up to then\n`);
-    const lastRevision = Math.max(historyRevision, ...changeRevisions);
 
     const byBatch = new Map<number, typeof entry.state.hosts>();
     for (const h of entry.state.hosts) byBatch.set(h.batch, [...(byBatch.get(h.batch) ?? []), h]);
@@ -309,15 +310,18 @@ async function measureRollout(etcd: Etcd3, project: string, label: string, hostC
   }
 }
 
+/** The coordinator's share of a batch. */
+const coordinationMs = (b: BatchFigures) => b.tellMs + b.reactMs;
+
 function report(f: RolloutFigures): void {
   const title = `Rollout v1→v2, ${f.label}: ${f.hosts} hosts, ${f.batches.length} batches, result ${f.state}`;
   printTable(
     title,
     ['batch', 'hosts', 'batch wall', 'slowest host', 'overhead', 'coordinator: tell', 'hosts work', 'coordinator: react', 'coordination'],
-    f.batches.map((b) => [String(b.batch), String(b.hosts), fmt(b.wallMs), fmt(b.slowestHostMs), fmt(b.overheadMs), fmt(b.tellMs), fmt(b.hostsMs), fmt(b.reactMs), fmt(b.tellMs + b.reactMs)]),
+    f.batches.map((b) => [String(b.batch), String(b.hosts), fmt(b.wallMs), fmt(b.slowestHostMs), fmt(b.overheadMs), fmt(b.tellMs), fmt(b.hostsMs), fmt(b.reactMs), fmt(coordinationMs(b))]),
   );
   const overheads = f.batches.map((b) => b.overheadMs);
-  const coordination = f.batches.map((b) => b.tellMs + b.reactMs);
+  const coordination = f.batches.map(coordinationMs);
   printTable(`Summary, ${f.label}`, ['figure', 'value'], [
     ['wall time (request written → history entry seen)', fmt(f.wallMs)],
     ['  request written → first host key written', fmt(f.firstBatchDelayMs)],
@@ -529,7 +533,7 @@ export async function benchRollout(): Promise<void> {
       String(f.batches.length),
       fmt(f.wallMs),
       `${fmt(median(f.batches.map((b) => b.overheadMs)))} (${fmt(Math.max(...f.batches.map((b) => b.overheadMs)))})`,
-      `${fmt(median(f.batches.map((b) => b.tellMs + b.reactMs)))} (${fmt(Math.max(...f.batches.map((b) => b.tellMs + b.reactMs)))})`,
+      `${fmt(median(f.batches.map(coordinationMs)))} (${fmt(Math.max(...f.batches.map(coordinationMs)))})`,
       (f.revisions / f.hosts).toFixed(1),
       f.coordinator ? `${mib(f.coordinator.rssBytes)}${f.coordinator.heapUsedBytes !== undefined ? ` (${mib(f.coordinator.heapUsedBytes)})` : ''}` : '-',
     ]));

@@ -33,6 +33,9 @@ function child(script: string, spec: unknown, what: string, timeoutMs: number, e
   });
 }
 
+/** Node's flags for a V8 CPU profile written into BENCH_CPU_PROF_DIR at exit; none when it is unset. */
+const cpuProfileArgs = (): string[] => (process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : []);
+
 async function stopChild(proc: ChildProcess, timeoutMs = 60_000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -55,11 +58,9 @@ export async function startSimulatedFleet(opts: { etcd: string[]; project: strin
   const per = Math.ceil(opts.count / opts.processes);
   const specs: SimulatedAgentsSpec[] = [];
   for (let from = 1; from <= opts.count; from += per) specs.push({ etcd: opts.etcd, project: opts.project, from, to: Math.min(opts.count, from + per - 1), startMs: opts.startMs, readyMs: opts.readyMs });
-  // All processes start together (each starts its agents in chunks).
-  // BENCH_CPU_PROF_DIR (see startCoordinatorProcess): the first agents process writes a profile too.
-  const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const profile = (i: number) => (profileDir && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-  const started = await Promise.allSettled(specs.map((spec, i) => child('simulated-agents-process.js', spec, `simulated agents s${spec.from}..s${spec.to}`, 60_000 + opts.count * 30, profile(i))));
+  // All processes start together (each starts its agents in chunks). The first writes a CPU profile
+  // when asked (see startCoordinatorProcess).
+  const started = await Promise.allSettled(specs.map((spec, i) => child('simulated-agents-process.js', spec, `simulated agents s${spec.from}..s${spec.to}`, 60_000 + opts.count * 30, i === 0 ? cpuProfileArgs() : [])));
   for (const r of started) {
     if (r.status !== 'fulfilled') continue;
     procs.push(r.value.proc);
@@ -83,8 +84,7 @@ export interface CoordinatorProcess {
  * profile there when it stops (open it in Chrome's DevTools): where a pass spends its time.
  */
 export async function startCoordinatorProcess(spec: CoordinatorProcessSpec): Promise<CoordinatorProcess> {
-  const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const { proc } = await child('coordinator-process.js', spec, 'coordinator process', 30_000, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const { proc } = await child('coordinator-process.js', spec, 'coordinator process', 30_000, cpuProfileArgs());
   return {
     stats: () =>
       new Promise((resolve, reject) => {
