@@ -258,6 +258,22 @@ describe('rollout rules (real etcd, simulated engines, injected clock)', () => {
     expect((await f.history('r-deadline')).state).toMatchObject({ state: 'failed', hosts: [{ id: 'h2', result: 'failed', error: 'not done within 60 s' }] });
   });
 
+  it('after a fleet-wide rollout each host follows the fleet again with the container it started for it', async () => {
+    const f = await fleet(2);
+    await f.rollout('r-keep', 'v2', { minReadySeconds: 0, preflight: false });
+    expect((await f.history('r-keep')).state.state).toBe('succeeded');
+    for (const host of ['h1', 'h2']) {
+      // Its host key deleted at the finish: the status names the fleet's key (a detail, within seconds).
+      const s = await waitFor(async () => {
+        const st = await f.status(host);
+        return st?.observed?.key === keys.fleetDesired(f.project, 'web') ? st : undefined;
+      }, { timeoutMs: 15_000, what: `${host} observing the fleet key` });
+      expect(s.containers.map((c) => [c.version, c.role])).toEqual([['v2', 'serving']]);
+      // One container for v1, one for v2: none again once the host follows the fleet's key.
+      expect(f.runtimes.get(host)!.calls.create).toBe(2);
+    }
+  });
+
   it('a new coordinator restarts the clocks of the hosts in flight: never a shorter wait', async () => {
     const f = await fleet(3);
     const leader = (await f.leader())!;

@@ -72,7 +72,10 @@ export class SimulatedRuntime implements ContainerRuntime {
     const version = ctx.version ?? component.digest ?? component.tag;
     const image = ctx.imageRef ?? `${component.repo}:${version}`;
     const n = nextId++;
-    const id = `sim${String(n).padStart(12, '0')}`;
+    // Unique in its first 12 characters, as Docker's ids are: the engine names a container's proxy
+    // server by them (serverName). `sim` first made every id up to 999 share them, so draining a
+    // host's old container removed its new one's server too, and the host replaced it again.
+    const id = `${String(n).padStart(12, '0')}sim`;
     const instanceId = ctx.instanceId ?? n.toString(16).padStart(12, '0');
     const c: SimContainer = {
       id,
